@@ -1,0 +1,1 @@
+"""Pathfinder (placeholder while writing)."""

@@ -1,0 +1,67 @@
+"""Registry of token mixer kinds and the factory that builds one from a MixerConfig.
+
+A mixer kind is an `nnx.Module` class constructed as
+`cls(cfg: MixerConfig, channels: int, *, rngs: nnx.Rngs, param_dtype)` that implements
+`__call__(x_BNC, mask_BN=None) -> y_BNC`, `kernel(n)` and `dense_matrix(n)` (see
+`tnn.tno.TNO`). A class attribute `supports_causal = False` marks kinds that only exist in
+bidirectional form. New kinds live in their own file and are added to `MIXERS` below or with
+`register_mixer`.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from flax import nnx
+
+from tnn.tno import TNO
+
+MIXERS: dict[str, type] = {
+    "tnn": TNO,
+}
+
+
+def register_mixer(kind: str, cls: type) -> None:
+    """Add mixer class `cls` under the name `kind`, or raise ValueError if the name is taken."""
+    if kind in MIXERS and MIXERS[kind] is not cls:
+        raise ValueError(
+            f"register_mixer: kind={kind!r} is already registered to {MIXERS[kind].__name__}. "
+            "Choose another name."
+        )
+    MIXERS[kind] = cls
+
+
+def make_mixer(
+    cfg,
+    channels: int,
+    *,
+    rngs: nnx.Rngs,
+    param_dtype=jnp.float32,
+    image_shape: tuple[int, int] | None = None,
+):
+    """Build the mixer named by `cfg.kind` (a MixerConfig) acting on `channels` channels.
+
+    Args:
+      cfg: the mixer settings.
+      channels: number of channels C of the inputs x_BNC.
+      rngs: parameter initialisation keys.
+      param_dtype: dtype of the mixer's parameters.
+      image_shape: (H, W) to mix along both image axes, or None for one 1D sequence axis.
+    """
+    if cfg.kind not in MIXERS:
+        raise ValueError(
+            f"MixerConfig.kind={cfg.kind!r} is invalid. Known kinds: "
+            f"{', '.join(repr(k) for k in sorted(MIXERS))}."
+        )
+    cls = MIXERS[cfg.kind]
+    if cfg.causal and not getattr(cls, "supports_causal", True):
+        raise ValueError(
+            f"MixerConfig.causal=True is invalid for kind={cfg.kind!r}, which is bidirectional "
+            "only. Set causal=False or choose another kind."
+        )
+    if image_shape is not None:
+        # TODO: add the 2D forms (one 1D mixer along rows and one along columns).
+        raise NotImplementedError(
+            f"2D mixers are not implemented yet (image_shape={image_shape}). Set "
+            "ModelConfig.image_shape=None to mix the flattened sequence in 1D."
+        )
+    return cls(cfg, channels, rngs=rngs, param_dtype=param_dtype)

@@ -1,7 +1,7 @@
 """Runs a sweep of training runs, or prints its commands for a TPU pod or a Slurm cluster.
 
   python -m launch.sweep --sweep=configs/sweeps/demo.py --root=runs/demo [--parallel=N]
-  python -m launch.sweep --sweep=configs/sweeps/lra_paper.py --root=gs://BUCKET/lra --print=tpu
+  python -m launch.sweep --sweep=configs/sweeps/lra_paper.py --root=/mnt/shared/lra --print=tpu
 
 A sweep file defines `get_sweep()` (see configs/sweeps/__init__.py). Each run trains in its own
 workdir ROOT/<run name> through
@@ -41,7 +41,7 @@ from absl import logging
 _SWEEP = flags.DEFINE_string("sweep", None, "Path of the sweep file, e.g. configs/sweeps/demo.py.")
 _ROOT = flags.DEFINE_string(
     "root", None, "Sweep root directory: run NAME trains in ROOT/NAME. With --print it may be a "
-    "path on the remote machines, e.g. a gs:// bucket or a shared file system.")
+    "path on the remote machines: a file system that every worker mounts, e.g. a gcsfuse or NFS mount.")
 _PARALLEL = flags.DEFINE_integer(
     "parallel", 1, "Number of runs to train at the same time on this machine. Above 1, "
     "XLA_PYTHON_CLIENT_PREALLOCATE=false is set unless already set, so that JAX processes "
@@ -369,11 +369,12 @@ def format_tpu_commands(sweep: Sweep, root: str, *, tpu_name: str, zone: str, re
   lines = [
       f"# Sweep {sweep.name}: {len(sweep.runs)} runs. Each command uses every worker of the TPU "
       "VM, so run them one after another.",
-      "# ROOT must be storage that every worker can write, e.g. a gs:// bucket.",
+      "# ROOT must be a file system that every worker mounts and can write (gcsfuse, NFS).",
+      "# --distributed makes the workers one JAX job (jax.distributed.initialize).",
   ]
   for run in sweep.runs:
     workdir = f"{root.rstrip('/')}/{run.name}"
-    train = shlex.join([python, "-m", train_module,
+    train = shlex.join([python, "-m", train_module, "--distributed",
                         *train_args(run, sweep.name, workdir, extra_overrides)])
     remote = f"cd {shlex.quote(repo_dir)} && {train}"
     lines.append(f"gcloud compute tpus tpu-vm ssh {shlex.quote(tpu_name)} "

@@ -167,13 +167,18 @@ class MultiTracker:
 
 
 def make_tracker(workdir: str, wandb_config: Mapping[str, Any], *, run_id: str,
-                 config: Mapping[str, Any]) -> MultiTracker:
-  """Builds the local tracker plus W&B unless its mode is "disabled"."""
+                 config: Mapping[str, Any], is_main_process: bool = True) -> MultiTracker:
+  """Builds the local tracker plus W&B unless its mode is "disabled".
+
+  In a multi-host run only the main process (process 0) writes; the others get no trackers.
+  """
   mode = wandb_config["mode"]
   if mode not in ("online", "offline", "disabled"):
     raise ValueError(
         f"Invalid wandb.mode {mode!r}: use online, offline or disabled (--config.wandb.mode=...)."
     )
+  if not is_main_process:
+    return MultiTracker([])
   trackers: list[Tracker] = [LocalTracker(workdir)]
   if mode != "disabled":
     wandb_tracker = WandbTracker(

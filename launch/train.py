@@ -14,6 +14,7 @@ import logging as logging_std
 import re
 import sys
 
+import jax
 import tensorflow_datasets as tfds
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -28,6 +29,17 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Run directory for config.json, metrics.jsonl, summary.json and checkpoints."
 )
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed", False,
+    "Join a multi-host run with jax.distributed.initialize(): pass it on every host of a TPU "
+    "pod slice or Slurm job. The coordinator is auto-detected there, or set by the three flags "
+    "below.",
+)
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "With --distributed: host:port of process 0, e.g. 10.0.0.2:1234."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "With --distributed: process count.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "With --distributed: this process's index.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -111,8 +123,16 @@ def main(argv: list[str]) -> None:
   tfds.disable_progress_bar()
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if _DISTRIBUTED.value:
+    jax.distributed.initialize(
+        coordinator_address=_COORDINATOR.value,
+        num_processes=_NUM_PROCESSES.value,
+        process_id=_PROCESS_ID.value,
+    )
+    logging.info("Process %d of %d, %d local and %d global devices.", jax.process_index(),
+                 jax.process_count(), jax.local_device_count(), jax.device_count())
   summary = trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  if summary is not None:
+  if summary is not None and jax.process_index() == 0:
     print(format_report(summary, trainer.check_workdir(_WORKDIR.value)))
     sys.stdout.flush()
 

@@ -12,6 +12,7 @@ size 1); the train state is replicated. Throughput is measured over logging wind
 """
 
 import dataclasses
+import hashlib
 import math
 import os
 import resource
@@ -28,6 +29,7 @@ import optax
 import tqdm
 from absl import logging
 from flax import nnx
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
 import tasks
@@ -89,7 +91,8 @@ def check_workdir(workdir: str) -> str:
   workdir = os.path.abspath(workdir)
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
+    # One probe file per process, because every host of a multi-host run checks the workdir.
+    probe = os.path.join(workdir, f".write_test.{os.getpid()}")
     with open(probe, "w") as f:
       f.write("ok")
     os.remove(probe)
@@ -140,19 +143,28 @@ class Trainer:
     self.batch_sharding = NamedSharding(self.mesh, PartitionSpec(DATA_AXIS))
 
     self.model_config = builders.model_config(config.model, spec)
-    rngs = nnx.Rngs(params=config.seed, dropout=config.seed + 1)
-    model = tnn.Classifier(self.model_config, rngs=rngs)
-    self.num_params = tnn.count_params(model)
     self.tx, self.learning_rate = make_optimizer(config.optim, schedule)
-    optimizer = nnx.Optimizer(model, self.tx, wrt=nnx.Param)
 
+    def create():
+      rngs = nnx.Rngs(params=config.seed, dropout=config.seed + 1)
+      model = tnn.Classifier(self.model_config, rngs=rngs)
+      return model, nnx.Optimizer(model, self.tx, wrt=nnx.Param)
+
+    # Shapes first, then the arrays themselves inside jit, placed replicated on the mesh: this
+    # also works when the mesh spans devices of other processes.
+    model, optimizer = nnx.eval_shape(create)
+    self.num_params = tnn.count_params(model)
     model.train()
-    self.train_graphdef, model_state = nnx.split(model)
+    self.train_graphdef, _ = nnx.split(model)
     model.eval()
     self.eval_graphdef, _ = nnx.split(model)
-    self.optimizer_graphdef, optimizer_state = nnx.split(optimizer)
-    state = {"model": model_state, "optimizer": optimizer_state}
-    self.state = jax.device_put(state, self.replicated)
+    self.optimizer_graphdef, _ = nnx.split(optimizer)
+
+    def init_state():
+      model, optimizer = create()
+      return {"model": nnx.state(model), "optimizer": nnx.state(optimizer)}
+
+    self.state = jax.jit(init_state, out_shardings=self.replicated)()
 
     self.train_traces = 0  # Incremented at every trace, so tests can check it compiles once.
     self._train_step = None
@@ -240,13 +252,23 @@ class Trainer:
 
 
 def _load_task(config: ml_collections.ConfigDict):
-  return tasks.load_task(
-      config.task.name,
-      data_dir=config.task.data_dir or None,
-      cache_dir=config.task.cache_dir or None,
-      seed=config.seed,
-      options=builders.task_options(config.task),
-  )
+  """Loads the task; in a multi-host run process 0 generates and prepares the data first."""
+
+  def load():
+    return tasks.load_task(
+        config.task.name,
+        data_dir=config.task.data_dir or None,
+        cache_dir=config.task.cache_dir or None,
+        seed=config.seed,
+        options=builders.task_options(config.task),
+    )
+
+  if jax.process_count() == 1:
+    return load()
+  # The cache is shared, so only one process may write it; the others then read it.
+  loaded = load() if jax.process_index() == 0 else None
+  multihost_utils.sync_global_devices("tnn_lra: task data prepared")
+  return loaded if loaded is not None else load()
 
 
 def _majority_rate(source) -> float:
@@ -286,8 +308,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   )
 
   def eval_split(split: str) -> dict[str, float]:
-    # NOTE: with several processes, each process must yield the same number of eval batches;
-    # eval_batches pads the last one, but uneven shards are not yet balanced across hosts.
+    # eval_batches gives every process the same number of batches, so the jitted eval step
+    # runs in lockstep on all hosts.
     batches = pipeline.eval_batches(
         loaded.splits[split], spec, batch_size=local_eval_batch,
         shard_index=process_index, shard_count=process_count,
@@ -309,9 +331,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   config_record = {"config": config.to_dict(), "git_commit": commit, "task_info": loaded.info,
                    "num_params": trainer.num_params, "schedule": dataclasses.asdict(schedule)}
-  run_id = f"{config.task.name}-{config.model.mixer}-{abs(hash(workdir)) % 10**8:08d}"
+  # A stable id, so that a resumed run continues the same W&B run.
+  run_id = f"{config.task.name}-{config.model.mixer}-{hashlib.sha1(workdir.encode()).hexdigest()[:8]}"
   tracker = tracker_lib.make_tracker(workdir, config.wandb, run_id=run_id,
-                                     config=config_record)
+                                     config=config_record, is_main_process=process_index == 0)
   tracker.log_config(config_record)
 
   first_batch = trainer.shard_batch(next(train_iter))

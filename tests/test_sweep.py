@@ -291,7 +291,7 @@ def test_missing_trainer_module_is_recorded(tmp_path):
 @pytest.mark.parametrize("mode, golden", [("tpu", "sweep_demo_tpu.txt"),
                                           ("slurm", "sweep_demo_slurm.sh")])
 def test_printed_commands_match_golden(mode, golden):
-  result = run_sweep_cli(["--sweep=configs/sweeps/demo.py", "--root=gs://YOUR_BUCKET/demo",
+  result = run_sweep_cli(["--sweep=configs/sweeps/demo.py", "--root=/mnt/shared/demo",
                           f"--print={mode}"])
   assert result.returncode == 0, result.stderr
   golden_path = os.path.join(GOLDEN_DIR, golden)

@@ -76,6 +76,13 @@ def base_config() -> ml_collections.ConfigDict:
   # Lags beyond max_lag are zeroed, as in the released 1D baseline; None keeps every lag.
   config.model.max_lag = config_dict.placeholder(int)
   config.model.fft_size = "pow2"
+  # Options of the fast mixers (tnn.MixerConfig fields). Kinds without inducing points or
+  # sparse taps do not read them. The reference scripts use 64 inducing points and 33 taps
+  # in 1D, 32 points and 17 taps per axis in 2D.
+  config.model.num_inducing = 64
+  config.model.num_taps = 33
+  config.model.ski_kernel = "rpe"  # or "warped_linear" (ski, sparse_ski and interp only).
+  config.model.warp_gamma = 0.999  # Base of the warped lag sign(k) gamma^|k| (warped_linear).
 
   config.optim = ml_collections.ConfigDict()
   config.optim.learning_rate = 5e-4

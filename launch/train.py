@@ -20,6 +20,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from launch import trainer
+from tasks import errors
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None,
@@ -131,7 +132,12 @@ def main(argv: list[str]) -> None:
     )
     logging.info("Process %d of %d, %d local and %d global devices.", jax.process_index(),
                  jax.process_count(), jax.local_device_count(), jax.device_count())
-  summary = trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  try:
+    summary = trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except (*errors.DATA_ERRORS, PermissionError) as error:
+    # These name the file, line or directory and say what to do; a traceback adds nothing.
+    print(f"Error: {error}", file=sys.stderr)
+    sys.exit(1)
   if summary is not None and jax.process_index() == 0:
     print(format_report(summary, trainer.check_workdir(_WORKDIR.value)))
     sys.stdout.flush()

@@ -11,7 +11,9 @@ size 1); the train state is replicated. Throughput is measured over logging wind
 `block_until_ready`, and compilation is done ahead of time and timed on its own.
 """
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import math
 import os
@@ -278,6 +280,30 @@ def _majority_rate(source) -> float:
   return float(np.bincount(labels).max() / len(labels))
 
 
+@contextlib.contextmanager
+def workdir_lock(workdir: str):
+  """Holds an exclusive lock on the workdir, so two trainers never write one run directory.
+
+  Only process 0 locks, because file locks are unreliable on the network file systems that
+  multi-host runs share.
+  """
+  if jax.process_index() != 0:
+    yield
+    return
+  with open(os.path.join(workdir, ".lock"), "w") as lock_file:
+    try:
+      fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+      raise RuntimeError(
+          f"Another trainer is already running in workdir {workdir!r}. Wait for it to finish or "
+          "stop it, or pass another --workdir."
+      ) from error
+    try:
+      yield
+    finally:
+      fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                        stop_at_step: int | None = None) -> dict[str, Any] | None:
   """Trains and evaluates one run, writing everything into `workdir`.
@@ -292,6 +318,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     The summary written to `summary.json`, or None when stopped early.
   """
   workdir = check_workdir(workdir)
+  with workdir_lock(workdir):
+    return _train_and_evaluate(config, workdir, stop_at_step)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                        stop_at_step: int | None) -> dict[str, Any] | None:
   commit = tracker_lib.git_commit()
   loaded = _load_task(config)
   spec = loaded.spec

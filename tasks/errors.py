@@ -13,3 +13,17 @@ class MalformedDataError(ValueError):
         self.line_number = line_number
         self.problem = problem
         super().__init__(f"{path}:{line_number}: {problem}")
+
+
+class CorruptFileError(ValueError):
+    """A source file exists but cannot be read; the message names the file and what to do."""
+
+    def __init__(self, path: str, problem: str):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+# The errors a user fixes by changing the data or its path; launch/ prints them without a
+# traceback.
+DATA_ERRORS = (DataFilesNotFoundError, MalformedDataError, CorruptFileError)

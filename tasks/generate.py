@@ -2,6 +2,9 @@
 
     python -m tasks.generate listops --out_dir DIR --seed S --num_train N --num_val N \
         --num_test N [--min_length L --max_length L]
+    python -m tasks.generate pathfinder --resolution {32,64,128} \
+        --difficulty {easy,intermediate,hard} --out_dir DIR --seed S --num_images N \
+        [--num_workers W] [--contact_sheet PNG]
 
 Each task is a subcommand, so generators for further tasks are added beside `listops`.
 """
@@ -12,6 +15,7 @@ import sys
 from absl import logging
 
 from tasks.listops import generator as listops_generator
+from tasks.pathfinder import generator as pathfinder_generator
 
 
 def _add_listops_parser(subparsers) -> None:
@@ -46,10 +50,58 @@ def _run_listops(args: argparse.Namespace) -> None:
     )
 
 
+def _add_pathfinder_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "pathfinder",
+        help="write Pathfinder PNG images and metadata in the layout of the LRA release",
+        description=(
+            "Generate Pathfinder images with the seeded generator and write "
+            "OUT_DIR/pathfinder{R}/<difficulty folder>/{imgs,metadata}/."
+        ),
+    )
+    parser.add_argument(
+        "--resolution", type=int, required=True, choices=pathfinder_generator.RESOLUTIONS,
+        help="image side in pixels (32 is Pathfinder, 128 is Path-X)",
+    )
+    parser.add_argument(
+        "--difficulty", required=True, choices=sorted(pathfinder_generator.DIFFICULTIES),
+        help="paddles per target snake: easy 6 (curv_baseline), intermediate 9, hard 14",
+    )
+    parser.add_argument("--out_dir", required=True, help="folder to write pathfinder{R}/ into")
+    parser.add_argument("--seed", type=int, required=True, help="seed of the numpy random generators (>= 0)")
+    parser.add_argument("--num_images", type=int, default=200_000, help="number of images")
+    parser.add_argument(
+        "--num_workers", type=int, default=1,
+        help="number of worker processes (the images do not depend on it)",
+    )
+    parser.add_argument(
+        "--contact_sheet", default="",
+        help="also write a PNG grid of the first 16 images with their labels to this path",
+    )
+    parser.set_defaults(run=_run_pathfinder)
+
+
+def _run_pathfinder(args: argparse.Namespace) -> None:
+    pathfinder_generator.write_dataset(
+        args.out_dir,
+        resolution=args.resolution,
+        difficulty=args.difficulty,
+        seed=args.seed,
+        num_images=args.num_images,
+        num_workers=args.num_workers,
+    )
+    if args.contact_sheet:
+        pathfinder_generator.write_contact_sheet(
+            pathfinder_generator.dataset_dir(args.out_dir, args.resolution, args.difficulty),
+            args.contact_sheet,
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tasks.generate", description=__doc__.split("\n")[0])
     subparsers = parser.add_subparsers(dest="task", required=True, metavar="TASK")
     _add_listops_parser(subparsers)
+    _add_pathfinder_parser(subparsers)
     return parser
 
 

@@ -3,7 +3,8 @@
 A task is a module listed in TASK_MODULES that defines
 - `DEFAULT_OPTIONS`: a dict of every option the task accepts, with its default value, and
 - `load(*, data_dir, cache_dir, seed, options) -> LoadedTask`, which receives the defaults
-  merged with the caller's options, already checked here.
+  merged with the caller's options, already checked here, and
+- `spec_from_options(options) -> TaskSpec`, the spec alone, for benchmarks that need no data.
 Modules are imported on first use, so loading one task never imports another.
 """
 
@@ -17,6 +18,11 @@ from tasks.spec import TaskSpec
 
 TASK_MODULES = {
     "listops": "tasks.listops",
+    "text": "tasks.text",
+    "retrieval": "tasks.retrieval",
+    "image": "tasks.image",
+    "pathfinder": "tasks.pathfinder",
+    "pathx": "tasks.pathfinder.pathx",
 }
 
 
@@ -73,3 +79,11 @@ def load_task(
     module = importlib.import_module(TASK_MODULES[name])
     merged = merge_options(name, module.DEFAULT_OPTIONS, options)
     return module.load(data_dir=data_dir, cache_dir=cache_dir, seed=seed, options=merged)
+
+
+def task_spec(name: str, options: Mapping[str, Any] | None = None) -> TaskSpec:
+    """Return task `name`'s spec for the given options without reading or generating data."""
+    if name not in TASK_MODULES:
+        raise ValueError(f"unknown task {name!r}; known tasks: {task_names()}")
+    module = importlib.import_module(TASK_MODULES[name])
+    return module.spec_from_options(merge_options(name, module.DEFAULT_OPTIONS, options))

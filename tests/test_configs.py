@@ -100,3 +100,33 @@ def test_cli_wrong_type_override_fails(tmp_path):
                       f"--workdir={tmp_path}", "--config.batch_size=abc")
   assert result.returncode != 0
   assert "batch_size" in result.stderr
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=os.path.basename)
+def test_config_task_options_match_task(path):
+  """Every config.task key is an option of its task, with a spec built from it."""
+  import tasks
+
+  config = _load(path).get_config("smoke")
+  options = builders.task_options(config.task)
+  spec = tasks.task_spec(config.task.name, options)
+  assert spec.max_length == config.task.max_length
+
+
+def test_cli_missing_data_dir_prints_message_only(tmp_path):
+  result = _run_train("--config=configs/listops.py:model=tnn,smoke", f"--workdir={tmp_path / 'run'}",
+                      f"--config.task.data_dir={tmp_path / 'nowhere'}",
+                      "--config.wandb.mode=disabled")
+  assert result.returncode == 1
+  assert "Error: " in result.stderr
+  assert "basic_train.tsv" in result.stderr
+  assert "Traceback" not in result.stderr
+
+
+def test_cli_unwritable_workdir_fails_fast(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("not a directory")
+  result = _run_train("--config=configs/listops.py:model=tnn,smoke", f"--workdir={blocker / 'run'}")
+  assert result.returncode == 1
+  assert "Cannot write to workdir" in result.stderr
+  assert "Traceback" not in result.stderr

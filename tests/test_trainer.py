@@ -243,3 +243,13 @@ def test_trainer_on_four_fake_devices_matches_one(tmp_path):
   assert sharded["steps"] == single["steps"]
   # Sums over a sharded batch run in another order, so allow float32 round-off.
   assert sharded["test_loss"] == pytest.approx(single["test_loss"], rel=1e-3)
+
+
+def test_second_trainer_on_same_workdir_fails(tmp_path):
+  workdir = trainer_lib.check_workdir(str(tmp_path / "run"))
+  with trainer_lib.workdir_lock(workdir):
+    with pytest.raises(RuntimeError, match="Another trainer is already running"):
+      trainer_lib.train_and_evaluate(tiny_config(tmp_path), workdir)
+  # The lock is released with the first holder, so the run can start now.
+  with trainer_lib.workdir_lock(workdir):
+    pass

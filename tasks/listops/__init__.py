@@ -130,3 +130,8 @@ def load(*, data_dir: str | None, cache_dir: str | None, seed: int, options: dic
         **prepared,
     }
     return LoadedTask(spec=spec, splits=sources, info=info)
+
+
+def spec_from_options(options: dict) -> TaskSpec:
+    """Return the spec for merged options, without reading or generating any data."""
+    return make_spec(options["max_length"])

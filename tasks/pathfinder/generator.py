@@ -7,13 +7,14 @@ et al., "Long Range Arena", ICLR 2021 (Pathfinder-32 and Path-X, 128 x 128).
 An image shows two target snakes and a few distractor snakes, each a chain of short line
 segments ("paddles"), plus two marker disks. Per image:
 1. Draw the label (0 or 1) and a margin m from the size's margin list.
-2. Seed the two target snakes: a first paddle of `paddle_length` L at a random position and
+2. Seed the two target snakes: a first paddle of length L at a random position and
    direction, and a second one whose start lies `seed_distance` away at a random angle.
 3. Grow both snakes in turn to `contour_length` paddles. A step moves L + 2m along the last
-   direction to a pivot. Candidate directions phi lie on a circle around the pivot, one per
-   half pixel of arc, and are weighted by cos(min(continuity * |phi - theta|, pi / 2))^2 times
-   the free space at the candidate end. The new paddle runs from m to L + m along phi. A paddle
-   that comes closer than the separation to an earlier paddle is rejected and redrawn.
+   direction theta to a pivot. The new paddle runs from m to L + m from the pivot along a
+   direction phi on a grid of directions (one per half pixel of arc at radius L + m), drawn
+   with weight cos(min(continuity * |phi - theta|, pi / 2))^2 among the directions whose
+   paddle fits. A paddle fits when it stays inside the padding and keeps the separation from
+   every other paddle except its predecessor.
 4. Put a marker disk on the start of one target snake, and one on the end of the same snake
    (label 1) or of the other snake (label 0). Both kinds of image show two full snakes.
 5. Add `distractor_budget // (contour_length // 3)` distractor snakes of
@@ -21,26 +22,33 @@ segments ("paddles"), plus two marker disks. Per image:
 6. Render each paddle and disk at 2x resolution, downsample it by 2 (box filter), and combine
    them by the pixel-wise maximum. Pixels are 0..255 with a white (255) stroke.
 
+Shape letters: K directions on the grid, J candidate directions of one step, S sample points
+along a paddle.
+
 `write_dataset` writes the layout of the LRA release: `pathfinder{R}/<difficulty folder>/`
 with `imgs/<batch>/sample_<i>.png` and `metadata/<batch>.npy`. Despite the suffix, a metadata
-file is text: one line per image, space separated, with the image sub-folder, the file name,
-the index, the label, then the continuity, contour length, distractor length, paddle length,
-thickness, margin and the number of contrast levels (always 1).
+file is text with one space-separated line per image. Its columns are the image sub-folder,
+the file name, the index and the label, then the continuity, contour length, distractor
+length, paddle length, thickness, margin and number of contrast levels (always 1).
 
 Deliberate differences from the released generator:
 - Randomness comes from `numpy.random.Generator`, seeded per metadata batch from
   (seed, resolution, difficulty, batch), so a seed fixes the data set and batches can be
   written in parallel with the same result.
-- Paddles of different snakes (and a snake's paddles two or more steps apart) keep a
-  separation of `thickness + 2 * margin + extra_separation` between their centre lines. The
-  released code uses about `thickness + 2 * margin`, which is also the gap between consecutive
-  paddles of one snake. The extra pixel keeps distinct snakes visibly apart at 32 x 32, so that
-  whether the markers are joined can be read from the pixels.
-- Both target snakes, including their newest paddles, take part in the overlap test. The
-  released code lets the newest paddles of the two snakes cross and leaves one snake's last
-  paddle out of the mask that distractors avoid.
-- Marker disks keep the separation from the other target snake, and distractors keep it from
-  the disks. The released code draws disks over whatever lies underneath.
+- Paddles that are not neighbours in one snake keep a separation of
+  `thickness + 2 * margin + extra_separation` between their centre lines. The released code
+  uses about `thickness + 2 * margin`, which equals the gap between consecutive paddles of a
+  snake. The extra 1.5 pixels keep distinct snakes apart at 32 x 32, so that whether the
+  markers are joined can be read from the pixels. Fewer distractors fit as a result.
+- Directions come from a fixed grid (about 38 at 32 x 32) instead of integer degrees for the
+  first paddle and pixel-rounded end points after it.
+- The overlap test covers the newest paddles of both target snakes. The released code lets
+  them cross, and leaves one snake's last paddle out of the mask that distractors avoid.
+- A stuck snake drops its newest paddle and redraws it, up to half its length in total,
+  before the image starts over. The released code always starts over, which is much slower.
+- Marker disks keep the separation from the other target snake (the start snake is drawn
+  among the snakes for which they do), and distractors keep it from the disks. The released
+  code draws disks over whatever lies underneath.
 - Downsampling uses the 2 x 2 box average instead of Lanczos, so the background stays exactly
   0 and no ringing appears next to strokes.
 - There are no single-paddle distractors (the LRA images were made with them switched off).
@@ -48,6 +56,7 @@ Deliberate differences from the released generator:
 
 import concurrent.futures
 import dataclasses
+import itertools
 import json
 import math
 import multiprocessing
@@ -56,7 +65,7 @@ import time
 
 import numpy as np
 from absl import logging
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 RESOLUTIONS = (32, 64, 128)
 # Difficulty name -> (folder of the LRA release, paddles per target snake).
@@ -70,18 +79,18 @@ SUMMARY_FILE = "generation.json"
 # Bumped whenever a change to this file changes the images drawn for a seed.
 GENERATOR_VERSION = 1
 ANTIALIAS = 2
-# Attempts before giving up: target pair per image, seed position per snake, distractor snake.
-MAX_PAIR_ATTEMPTS = 200
-MAX_SNAKE_ATTEMPTS = 20
-MAX_SEED_ATTEMPTS = 30
+# Target pairs drawn per image before giving up, because the settings leave too little room.
+MAX_PAIR_ATTEMPTS = 1000
+# Dead ends a snake may back out of, as a fraction of its paddles.
+BACKTRACK_FRACTION = 0.5
+# Start positions tried per distractor snake, and distractor snakes tried per distractor.
+MAX_SEED_ATTEMPTS = 10
 MAX_DISTRACTOR_ATTEMPTS = 5
-# Direction draws per paddle before the snake counts as stuck (the released code allows 3).
-MAX_PADDLE_ATTEMPTS = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class PathfinderParams:
-    """Geometry of one image size and difficulty; lengths are in pixels of the final image.
+    """Geometry of one image size and difficulty, with lengths in pixels of the final image.
 
     Attributes:
       resolution: image side R.
@@ -91,7 +100,7 @@ class PathfinderParams:
       marker_radius: radius of a marker disk.
       seed_distance: distance between the starts of the two target snakes.
       continuity: sharpness of the preference for straight continuation.
-      margins: margin m values; one is drawn per image. Consecutive paddles are 2m apart.
+      margins: margin m values, of which one is drawn per image. Consecutive paddles are 2m apart.
       padding: border where no paddle may be drawn.
       distractor_budget: total paddles of distractor snakes, before rounding down.
       extra_separation: added to the separation between paddles that are not neighbours.
@@ -107,7 +116,7 @@ class PathfinderParams:
     margins: tuple[int, ...]
     padding: int
     distractor_budget: int
-    extra_separation: float = 1.0
+    extra_separation: float = 1.5
 
     @property
     def distractor_length(self) -> int:
@@ -119,9 +128,9 @@ class PathfinderParams:
 
 
 # Per size: paddle length, thickness, marker radius, seed distance, continuity, margins,
-# padding, distractor budget. 32 and 128 are the LRA settings.
-# NOTE: no 64 x 64 settings were found in the LRA sources; these are interpolated between the
-# 32 and 128 settings and have not been compared with the released pathfinder64 images.
+# padding, distractor budget. 32 and 128 are the settings of the LRA images.
+# NOTE: the 64 x 64 settings are interpolated between those of 32 and 128, not taken from the
+# generator run that made the released pathfinder64 images.
 _SIZE_SETTINGS = {
     32: (2, 0.5, 1.5, 7, 1.0, (1,), 1, 20),
     64: (3, 1.0, 2.0, 12, 1.4, (1, 2), 1, 25),
@@ -163,210 +172,247 @@ def difficulty_folder(difficulty: str) -> str:
     return DIFFICULTIES[difficulty][0]
 
 
-def _unit(angle: float) -> np.ndarray:
-    """Return the (y, x) unit vector of an angle measured from the x axis towards +y."""
-    return np.array([math.sin(angle), math.cos(angle)])
+class _Scene:
+    """Occupancy of an image, as a grid of where a new paddle's centre line may not go.
 
-
-class _Canvas:
-    """Occupancy of the image at 2x resolution, for the overlap tests between paddles.
-
-    A paddle's zone is every 2x pixel whose centre lies within half the separation of its
-    centre line, so two paddles with disjoint zones are at least the separation apart.
+    Every object has a clearance radius: half the separation for a paddle, and for a disk
+    the radius that puts the same clearance around its rim as around a paddle's stroke. A new
+    paddle fits when its centre line stays the sum of both radii away from every object, so
+    each object is stamped into `blocked` as a capsule of that summed radius. The grid has
+    ANTIALIAS cells per pixel and a band of blocked cells around the image, where centre lines
+    would come closer than the padding to the border. `blocked` counts stamps, so removing an
+    object again is exact.
     """
 
     def __init__(self, params: PathfinderParams, margin: int):
         self.params = params
         self.margin = margin
-        self.side = params.resolution * ANTIALIAS
         self.separation = params.thickness + 2 * margin + params.extra_separation
-        self.occupied = np.zeros((self.side, self.side), bool)
-        low = params.padding + params.thickness / 2
-        self.bounds = (low, params.resolution - low)
+        self.paddle_radius = self.separation / 2
+        self.disk_radius = params.marker_radius - params.thickness / 2 + self.separation / 2
+        self.step_radius = params.paddle_length + margin
 
-    def inside(self, point: np.ndarray) -> bool:
-        low, high = self.bounds
-        return bool(low <= point[0] <= high and low <= point[1] <= high)
+        # The grid extends `border` pixels past each side, so that every point within a step
+        # of a valid pivot has a cell.
+        self.border = math.ceil(self.step_radius + margin) + 1
+        self.side = (params.resolution + 2 * self.border) * ANTIALIAS
+        centres = (np.arange(self.side) + 0.5) / ANTIALIAS - self.border
+        self._centres = centres
+        limit = params.padding + params.thickness / 2
+        outside = (centres < limit) | (centres > params.resolution - limit)
+        self.blocked = (outside[:, None] | outside[None, :]).astype(np.int16)
 
-    def zone(self, start: np.ndarray, end: np.ndarray, radius: float):
-        """Return (row slice, column slice, bool mask) of 2x pixels within radius of a segment."""
-        scale = ANTIALIAS
-        low = np.floor((np.minimum(start, end) - radius) * scale).astype(int)
-        high = np.ceil((np.maximum(start, end) + radius) * scale).astype(int) + 1
-        low = np.clip(low, 0, self.side)
-        high = np.clip(high, 0, self.side)
-        rows = (np.arange(low[0], high[0]) + 0.5) / scale
-        cols = (np.arange(low[1], high[1]) + 0.5) / scale
-        direction = end - start
-        length_sq = float(direction @ direction)
-        dy = rows[:, None] - start[0]
-        dx = cols[None, :] - start[1]
+        # Directions form a fixed grid of K angles, one per half pixel of arc on the circle of
+        # candidate ends, so that the continuity weight of every turn comes from a table.
+        self.num_angles = max(8, math.ceil(2 * math.pi * self.step_radius * ANTIALIAS))
+        angles_K = 2 * math.pi * np.arange(self.num_angles) / self.num_angles
+        self.directions_K2 = np.stack([np.sin(angles_K), np.cos(angles_K)], axis=1)
+        turns_K = np.arange(self.num_angles)
+        turn_angles_K = 2 * math.pi * np.minimum(turns_K, self.num_angles - turns_K) / self.num_angles
+        weights_K = np.cos(np.minimum(params.continuity * turn_angles_K, math.pi / 2)) ** 2
+        self.turns_J = np.flatnonzero(weights_K > 1e-9)
+        self.turn_weights_J = weights_K[self.turns_J]
+
+        # Test points of a paddle at most half a cell apart. From the pivot, the points of the
+        # paddle in direction k lie at offsets_KS2[k], in grid cells.
+        num_samples = max(2, math.ceil(params.paddle_length * ANTIALIAS * 2) + 1)
+        self._fractions_S = np.linspace(0.0, 1.0, num_samples)
+        radii_S = margin + params.paddle_length * self._fractions_S
+        self._offsets_KS2 = radii_S[None, :, None] * self.directions_K2[:, None, :] * ANTIALIAS
+
+    def _cells(self, points_2: np.ndarray) -> np.ndarray:
+        """Return the grid coordinates (in cells, not rounded) of image points."""
+        return (points_2 + self.border) * ANTIALIAS
+
+    def fits(self, cells_KS2: np.ndarray) -> np.ndarray:
+        """Return, per paddle given by the grid coordinates of its test points, whether it fits."""
+        # Points off the grid land on its blocked edge cells.
+        index_KS2 = np.clip(cells_KS2, 0, self.side - 1).astype(np.intp)
+        return ~np.any(self.blocked[index_KS2[..., 0], index_KS2[..., 1]], axis=-1)
+
+    def segment_cells(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Return the (S, 2) grid coordinates of the test points of the segment start -> end."""
+        return self._cells(start + self._fractions_S[:, None] * (end - start))
+
+    def add(self, start: np.ndarray, end: np.ndarray, radius: float) -> tuple:
+        """Add an object of clearance radius (start == end makes a disk) and return its handle."""
+        reach = radius + self.paddle_radius
+        (start_y, start_x), (end_y, end_x) = start.tolist(), end.tolist()
+        first_y = max(0, math.floor((min(start_y, end_y) - reach + self.border) * ANTIALIAS))
+        first_x = max(0, math.floor((min(start_x, end_x) - reach + self.border) * ANTIALIAS))
+        stop_y = min(self.side, math.ceil((max(start_y, end_y) + reach + self.border) * ANTIALIAS) + 1)
+        stop_x = min(self.side, math.ceil((max(start_x, end_x) + reach + self.border) * ANTIALIAS) + 1)
+        step_y, step_x = end_y - start_y, end_x - start_x
+        length_sq = step_y * step_y + step_x * step_x
+        dy = self._centres[first_y:stop_y, None] - start_y
+        dx = self._centres[None, first_x:stop_x] - start_x
         if length_sq > 0:
-            t = np.clip((dy * direction[0] + dx * direction[1]) / length_sq, 0.0, 1.0)
-        else:
-            t = np.zeros_like(dy * dx)
-        dist_sq = (dy - t * direction[0]) ** 2 + (dx - t * direction[1]) ** 2
-        return slice(low[0], high[0]), slice(low[1], high[1]), dist_sq <= radius * radius
+            t = np.clip((dy * step_y + dx * step_x) / length_sq, 0.0, 1.0)
+            dy = dy - t * step_y
+            dx = dx - t * step_x
+        stamp = dy * dy + dx * dx <= reach * reach
+        window = (slice(first_y, stop_y), slice(first_x, stop_x))
+        self.blocked[window] += stamp
+        return window, stamp
 
-    def paddle_zone(self, start: np.ndarray, end: np.ndarray):
-        return self.zone(start, end, self.separation / 2)
+    def remove(self, handle: tuple) -> None:
+        """Remove an object added by `add`."""
+        window, stamp = handle
+        self.blocked[window] -= stamp
 
-    def collides(self, zone) -> bool:
-        rows, cols, mask = zone
-        return bool((self.occupied[rows, cols] & mask).any())
+    def restore(self, handle: tuple) -> None:
+        """Add again an object taken out by `remove`."""
+        window, stamp = handle
+        self.blocked[window] += stamp
 
-    def add(self, zone) -> None:
-        rows, cols, mask = zone
-        self.occupied[rows, cols] |= mask
-
-    def free_points(self, points_K2: np.ndarray) -> np.ndarray:
-        """Return 1.0 for each (y, x) point inside the bounds and on a free pixel, else 0.0."""
-        low, high = self.bounds
-        inside_K = np.all((points_K2 >= low) & (points_K2 <= high), axis=1)
-        cells_K2 = np.clip((points_K2 * ANTIALIAS).astype(int), 0, self.side - 1)
-        free_K = ~self.occupied[cells_K2[:, 0], cells_K2[:, 1]]
-        return (inside_K & free_K).astype(float)
+    def free_points(self) -> np.ndarray:
+        """Return the image coordinates of the corners of every free cell, as (M, 2)."""
+        rows, cols = np.nonzero(self.blocked == 0)
+        return np.stack([rows, cols], axis=1) / ANTIALIAS - self.border
 
 
 @dataclasses.dataclass
-class _Snake:
-    """A snake being grown: its paddles, current direction, and the zone not yet committed."""
+class _Paddle:
+    """One paddle: a segment from start to end along the grid direction `direction`."""
 
-    paddles: list[tuple[np.ndarray, np.ndarray]]
-    angle: float
-    pending_zone: tuple
-
-    @property
-    def start(self) -> np.ndarray:
-        return self.paddles[0][0]
-
-    @property
-    def end(self) -> np.ndarray:
-        return self.paddles[-1][1]
+    start: np.ndarray
+    end: np.ndarray
+    direction: int
+    handle: tuple
 
 
-def _try_first_paddle(rng, canvas: _Canvas, start: np.ndarray):
-    """Return a snake with one paddle from start in a random direction, or None if it collides."""
-    angle = rng.uniform(-math.pi, math.pi)
-    end = start + canvas.params.paddle_length * _unit(angle)
-    if not (canvas.inside(start) and canvas.inside(end)):
+def _place_first(rng, scene: _Scene, start: np.ndarray) -> list[_Paddle] | None:
+    """Return a new snake whose first paddle runs from start in a random direction, or None."""
+    direction = int(rng.integers(scene.num_angles))
+    end = start + scene.params.paddle_length * scene.directions_K2[direction]
+    if not scene.fits(scene.segment_cells(start, end)[None])[0]:
         return None
-    zone = canvas.paddle_zone(start, end)
-    if canvas.collides(zone):
-        return None
-    return _Snake(paddles=[(start, end)], angle=angle, pending_zone=zone)
+    return [_Paddle(start, end, direction, scene.add(start, end, scene.paddle_radius))]
 
 
-def _extend(rng, canvas: _Canvas, snake: _Snake) -> bool:
-    """Add one paddle to snake and return True, or return False when no direction is free.
+def _extend(rng, scene: _Scene, snake: list[_Paddle]) -> bool:
+    """Add the next paddle by the continuity-weighted choice, or return False at a dead end.
 
-    The snake's own newest paddle is not yet in the occupancy grid, so the new paddle may come
-    close to it; it is committed once the new paddle is placed.
+    The snake's newest paddle is left out of the test, because the next paddle starts only
+    2m from it, closer than the separation.
     """
-    params = canvas.params
-    margin = canvas.margin
-    pivot = snake.end + margin * _unit(snake.angle)
-    radius = params.paddle_length + margin
-    num_candidates = max(8, math.ceil(2 * math.pi * radius * ANTIALIAS))
-    phase = rng.uniform(0, 2 * math.pi / num_candidates)
-    angles_K = phase + 2 * math.pi * np.arange(num_candidates) / num_candidates
-    turn_K = np.abs((angles_K - snake.angle + math.pi) % (2 * math.pi) - math.pi)
-    weights_K = np.cos(np.minimum(params.continuity * turn_K, math.pi / 2)) ** 2
-    ends_K2 = pivot + radius * np.stack([np.sin(angles_K), np.cos(angles_K)], axis=1)
-    weights_K *= canvas.free_points(ends_K2)
-    total = weights_K.sum()
-    if total <= 1e-9:
+    margin = scene.margin
+    last = snake[-1]
+    pivot = last.end + margin * scene.directions_K2[last.direction]
+    candidates_J = (last.direction + scene.turns_J) % scene.num_angles
+    cells_JS2 = scene._cells(pivot) + scene._offsets_KS2[candidates_J]
+    scene.remove(last.handle)
+    fits_J = scene.fits(cells_JS2)
+    scene.restore(last.handle)
+    cumulative_J = np.cumsum(scene.turn_weights_J * fits_J)
+    if cumulative_J[-1] <= 0:
         return False
-    probabilities_K = weights_K / total
-    for _ in range(MAX_PADDLE_ATTEMPTS):
-        index = rng.choice(num_candidates, p=probabilities_K)
-        angle = float(angles_K[index])
-        start = pivot + margin * _unit(angle)
-        end = ends_K2[index]
-        if not canvas.inside(start):
-            continue
-        zone = canvas.paddle_zone(start, end)
-        if canvas.collides(zone):
-            continue
-        canvas.add(snake.pending_zone)
-        snake.paddles.append((start, end))
-        snake.angle = angle
-        snake.pending_zone = zone
-        return True
-    return False
-
-
-def _grow_snake(rng, canvas: _Canvas, start: np.ndarray, num_paddles: int):
-    """Grow a snake of num_paddles from start and commit it to canvas; None if it gets stuck.
-
-    On failure the canvas is left as it was.
-    """
-    snake = _try_first_paddle(rng, canvas, start)
-    if snake is None:
-        return None
-    saved = canvas.occupied.copy()
-    for _ in range(num_paddles - 1):
-        if not _extend(rng, canvas, snake):
-            canvas.occupied = saved
-            return None
-    canvas.add(snake.pending_zone)
-    return snake
-
-
-def _far_from(point: np.ndarray, snake: _Snake, distance: float) -> bool:
-    """Return whether every paddle of snake lies at least distance from point."""
-    for start, end in snake.paddles:
-        direction = end - start
-        t = np.clip((point - start) @ direction / (direction @ direction), 0.0, 1.0)
-        if np.linalg.norm(point - (start + t * direction)) < distance:
-            return False
+    chosen = int(np.searchsorted(cumulative_J, rng.uniform(0, cumulative_J[-1]), side="right"))
+    direction = int(candidates_J[min(chosen, len(candidates_J) - 1)])
+    start = pivot + margin * scene.directions_K2[direction]
+    end = pivot + scene.step_radius * scene.directions_K2[direction]
+    snake.append(_Paddle(start, end, direction, scene.add(start, end, scene.paddle_radius)))
     return True
 
 
-def _grow_target_pair(rng, canvas: _Canvas):
-    """Return two full target snakes whose starts are seed_distance apart, or None.
+def _grow(rng, scene: _Scene, snakes: list[list[_Paddle]], num_paddles: int) -> bool:
+    """Extend the snakes in turn, one paddle each, until each has num_paddles.
 
-    The first snake is redrawn until it fits, then the second one around it; after
-    MAX_SNAKE_ATTEMPTS failures of either, the caller starts a new pair.
+    At a dead end the snake's newest paddle is dropped so that it is drawn again, up to
+    BACKTRACK_FRACTION * num_paddles times per snake. Returns False when a snake stays stuck,
+    and the partial snakes then stay in the scene.
     """
-    params = canvas.params
+    backtracks = [0] * len(snakes)
+    while any(len(snake) < num_paddles for snake in snakes):
+        for index, snake in enumerate(snakes):
+            if len(snake) >= num_paddles or _extend(rng, scene, snake):
+                continue
+            if len(snake) == 1 or backtracks[index] >= BACKTRACK_FRACTION * num_paddles:
+                return False
+            backtracks[index] += 1
+            scene.remove(snake.pop().handle)
+    return True
+
+
+def _unit(angle: float) -> np.ndarray:
+    """Return the (y, x) unit vector of an angle measured from the x axis towards +y."""
+    return np.array([math.sin(angle), math.cos(angle)])
+
+
+def _point_segment_distance(point, start, end):
+    """Return |point - segment(start, end)|, broadcasting over leading axes of (.., 2) arrays."""
+    direction = end - start
+    length_sq = np.sum(direction * direction, axis=-1)
+    t = np.sum((point - start) * direction, axis=-1) / np.where(length_sq > 0, length_sq, 1.0)
+    closest = start + np.clip(t, 0.0, 1.0)[..., None] * direction
+    return np.sqrt(np.sum((point - closest) ** 2, axis=-1))
+
+
+def _distance_to_snake(point: np.ndarray, snake: list[_Paddle]) -> float:
+    starts_N2 = np.stack([paddle.start for paddle in snake])
+    ends_N2 = np.stack([paddle.end for paddle in snake])
+    return float(_point_segment_distance(point[None], starts_N2, ends_N2).min())
+
+
+def _grow_target_pair(rng, scene: _Scene) -> list[list[_Paddle]] | None:
+    """Add two full target snakes whose starts are seed_distance apart, or return None."""
+    params = scene.params
     resolution = params.resolution
     # Like the released code, the first start keeps 2 * seed_distance from the border when
     # the image is large enough, so that the second start fits around it.
     border = min(2 * params.seed_distance, resolution / 2 - 1)
-    for _ in range(MAX_SNAKE_ATTEMPTS):
-        first_start = rng.uniform(border, resolution - border, size=2)
-        first = _grow_snake(rng, canvas, first_start, params.contour_length)
-        if first is not None:
-            break
-    else:
+    first_start = rng.uniform(border, resolution - border, size=2)
+    first = _place_first(rng, scene, first_start)
+    if first is None:
         return None
-    for _ in range(MAX_SNAKE_ATTEMPTS):
-        angle = rng.uniform(0, 2 * math.pi)
-        second_start = first_start + params.seed_distance * _unit(angle)
-        second = _grow_snake(rng, canvas, second_start, params.contour_length)
-        if second is not None:
-            break
-    else:
+    second_start = first_start + params.seed_distance * _unit(rng.uniform(0, 2 * math.pi))
+    second = _place_first(rng, scene, second_start)
+    if second is None:
         return None
-
-    # A marker disk must keep the separation from the other snake, as paddles do.
-    clearance = params.marker_radius + canvas.separation - params.thickness / 2
     snakes = [first, second]
-    for index, snake in enumerate(snakes):
-        other = snakes[1 - index]
-        if not (_far_from(snake.start, other, clearance) and _far_from(snake.end, other, clearance)):
-            return None
+    if not _grow(rng, scene, snakes, params.contour_length):
+        return None
     return snakes
 
 
-def _grow_distractor(rng, canvas: _Canvas):
-    """Return a distractor snake of distractor_length paddles committed to canvas, or None."""
-    low, high = canvas.bounds
+def _place_markers(rng, scene: _Scene, snakes: list[list[_Paddle]], label: int):
+    """Return the (start, end) marker centres for label, or None when no choice fits.
+
+    The start marker sits on the start of one snake, drawn uniformly among the snakes for
+    which both disks keep their clearance from the snake they do not belong to.
+    """
+    clearance = scene.disk_radius + scene.paddle_radius
+    options = []
+    for origin in (0, 1):
+        terminal = origin if label == 1 else 1 - origin
+        start = snakes[origin][0].start
+        end = snakes[terminal][-1].end
+        if (
+            _distance_to_snake(start, snakes[1 - origin]) >= clearance
+            and _distance_to_snake(end, snakes[1 - terminal]) >= clearance
+        ):
+            options.append((start, end))
+    if not options:
+        return None
+    return options[int(rng.integers(len(options)))]
+
+
+def _grow_distractor(rng, scene: _Scene) -> list[_Paddle] | None:
+    """Add a distractor snake of distractor_length paddles, or return None and leave the scene."""
+    free_points = scene.free_points()
+    if len(free_points) == 0:
+        return None
     for _ in range(MAX_SEED_ATTEMPTS):
-        start = rng.uniform(low, high, size=2)
-        if canvas.free_points(start[None, :])[0]:
-            return _grow_snake(rng, canvas, start, canvas.params.distractor_length)
+        corner = free_points[rng.integers(len(free_points))]
+        snake = _place_first(rng, scene, corner + rng.uniform(0, 1 / ANTIALIAS, size=2))
+        if snake is not None:
+            break
+    else:
+        return None
+    if _grow(rng, scene, [snake], scene.params.distractor_length):
+        return snake
+    for paddle in snake:
+        scene.remove(paddle.handle)
     return None
 
 
@@ -436,36 +482,32 @@ def generate_image(rng: np.random.Generator, params: PathfinderParams) -> Genera
     label = int(rng.integers(2))
     margin = int(params.margins[rng.integers(len(params.margins))])
     for attempt in range(1, MAX_PAIR_ATTEMPTS + 1):
-        canvas = _Canvas(params, margin)
-        snakes = _grow_target_pair(rng, canvas)
-        if snakes is not None:
+        scene = _Scene(params, margin)
+        snakes = _grow_target_pair(rng, scene)
+        markers = None if snakes is None else _place_markers(rng, scene, snakes, label)
+        if markers is not None:
             break
     else:
         raise RuntimeError(
-            f"Pathfinder generator: no pair of {params.contour_length}-paddle snakes fitted in "
-            f"{MAX_PAIR_ATTEMPTS} attempts at resolution {params.resolution}; the settings "
-            "leave too little room"
+            f"Pathfinder generator: no pair of {params.contour_length}-paddle snakes with "
+            f"markers fitted in {MAX_PAIR_ATTEMPTS} attempts at resolution "
+            f"{params.resolution}. The settings leave too little room."
         )
-
-    origin = int(rng.integers(2))
-    terminal = origin if label == 1 else 1 - origin
-    markers = (snakes[origin].start, snakes[terminal].end)
-    disk_zone_radius = params.marker_radius + canvas.separation / 2 - params.thickness / 2
     for centre in markers:
-        canvas.add(canvas.zone(centre, centre, disk_zone_radius))
+        scene.add(centre, centre, scene.disk_radius)
 
     distractors = []
     for _ in range(params.num_distractors):
         for _ in range(MAX_DISTRACTOR_ATTEMPTS):
-            snake = _grow_distractor(rng, canvas)
+            snake = _grow_distractor(rng, scene)
             if snake is not None:
                 distractors.append(snake)
                 break
 
     pixels = np.zeros((params.resolution, params.resolution), np.uint8)
     for snake in [*snakes, *distractors]:
-        for start, end in snake.paddles:
-            _render_paddle(pixels, start, end, params.thickness)
+        for paddle in snake:
+            _render_paddle(pixels, paddle.start, paddle.end, params.thickness)
     for centre in markers:
         _render_disk(pixels, centre, params.marker_radius)
     return GeneratedImage(
@@ -479,7 +521,7 @@ def generate_image(rng: np.random.Generator, params: PathfinderParams) -> Genera
 
 
 def batch_rng(seed: int, resolution: int, difficulty: str, batch: int) -> np.random.Generator:
-    """Return the random generator of one metadata batch; it depends on nothing else."""
+    """Return the random generator of one metadata batch, which depends on nothing else."""
     difficulty_index = sorted(DIFFICULTIES).index(difficulty)
     return np.random.default_rng([seed, resolution, difficulty_index, batch])
 
@@ -490,7 +532,7 @@ def dataset_dir(out_dir: str, resolution: int, difficulty: str) -> str:
 
 
 def _write_batch(task: tuple) -> dict:
-    """Write the PNG files and the metadata file of one batch; return its counts."""
+    """Write the PNG files and the metadata file of one batch, and return its counts."""
     root, seed, resolution, difficulty, batch, num_images = task
     params = params_for(resolution, difficulty)
     rng = batch_rng(seed, resolution, difficulty, batch)
@@ -530,13 +572,13 @@ def write_dataset(
     num_workers: int = 1,
     images_per_batch: int = IMAGES_PER_BATCH,
 ) -> dict:
-    """Generate num_images images in the LRA release layout under out_dir; return the summary.
+    """Generate num_images images in the LRA release layout under out_dir, and return the summary.
 
     Images go to `dataset_dir(out_dir, resolution, difficulty)` in batches of
     images_per_batch (`imgs/<batch>/`, `metadata/<batch>.npy`), and the summary is also
     written there as `generation.json`. The files depend only on the seed, resolution,
-    difficulty and the batch sizes, not on num_workers (worker processes; 1 writes in this
-    process).
+    difficulty and the batch sizes, not on num_workers (worker processes, where 1 writes in
+    this process).
     """
     params_for(resolution, difficulty)
     if seed < 0:
@@ -559,7 +601,7 @@ def write_dataset(
     if num_workers == 1 or len(tasks) == 1:
         results = [_write_batch(task) for task in tasks]
     else:
-        # Spawned, not forked, workers: the parent may already run JAX threads.
+        # Workers are spawned, not forked, because the parent may already run JAX threads.
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as pool:
             results = list(pool.map(_write_batch, tasks))
@@ -588,3 +630,35 @@ def write_dataset(
         num_images, resolution, difficulty, seed, root, elapsed_s, num_workers,
     )
     return summary
+
+
+def write_contact_sheet(
+    folder: str, out_path: str, *, count: int = 16, columns: int = 4, scale: int = 6
+) -> None:
+    """Write a PNG grid of the first `count` images of a generated folder with their labels.
+
+    Images are enlarged `scale` times without smoothing and captioned with their file and
+    label (1: the markers are joined, 0: they are not).
+    """
+    from tasks.pathfinder import reader  # The reader imports nothing from this module.
+
+    listed = list(itertools.islice(reader.iter_metadata(folder), count))
+    if not listed:
+        raise ValueError(f"{folder} lists no images to put on a contact sheet")
+    first = np.asarray(Image.open(listed[0][2]))
+    tile = first.shape[0] * scale
+    caption, gap = 14, 6
+    rows = -(-len(listed) // columns)
+    sheet = Image.new("L", (columns * (tile + gap) + gap, rows * (tile + caption + gap) + gap), 96)
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for position, (_, _, image_path, label) in enumerate(listed):
+        row, column = divmod(position, columns)
+        left = gap + column * (tile + gap)
+        top = gap + row * (tile + caption + gap)
+        pixels = np.asarray(Image.open(image_path))
+        sheet.paste(Image.fromarray(np.kron(pixels, np.ones((scale, scale), np.uint8))), (left, top))
+        name = os.path.basename(image_path)
+        draw.text((left, top + tile + 1), f"{name}: label {label}", fill=255, font=font)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    sheet.save(out_path)

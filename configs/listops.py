@@ -20,58 +20,58 @@ from configs import base
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """Returns the ListOps config for `arg`, e.g. "model=tnn,smoke"."""
-  args = base.parse_args(arg, {"model": "tnn", "smoke": False})
-  config = base.base_config()
+    """Returns the ListOps config for `arg`, e.g. "model=tnn,smoke"."""
+    args = base.parse_args(arg, {"model": "tnn", "smoke": False})
+    config = base.base_config()
 
-  config.task.name = "listops"
-  config.task.max_length = 2000
-  # Generator settings, used only when no data directory is given: the LRA sizes and the
-  # exclusive tree length bounds (500 < length < 2000, 96k / 2k / 2k examples).
-  config.task.num_train = 96_000
-  config.task.num_val = 2_000
-  config.task.num_test = 2_000
-  config.task.min_length = 500
-  config.task.max_length_bound = 2000
+    config.task.name = "listops"
+    config.task.max_length = 2000
+    # Generator settings, used only when no data directory is given: the LRA sizes and the
+    # exclusive tree length bounds (500 < length < 2000, 96k / 2k / 2k examples).
+    config.task.num_train = 96_000
+    config.task.num_val = 2_000
+    config.task.num_test = 2_000
+    config.task.min_length = 500
+    config.task.max_length_bound = 2000
 
-  config.model.num_layers = 4
-  config.model.width = 128
-  config.model.gtu_expand = 1.0
-  config.model.glu_expand = 1.0
-  config.model.dropout = 0.0
-  config.model.decay = 1.0
-  config.model.rpe_dim = 32
-  config.model.norm = "batchnorm"
+    config.model.num_layers = 4
+    config.model.width = 128
+    config.model.gtu_expand = 1.0
+    config.model.glu_expand = 1.0
+    config.model.dropout = 0.0
+    config.model.decay = 1.0
+    config.model.rpe_dim = 32
+    config.model.norm = "batchnorm"
 
-  config.optim.learning_rate = 5e-4
-  config.optim.weight_decay = 0.1
-  config.optim.warmup_steps = 1000
-  config.batch_size = 128
-  config.eval_batch_size = 128
-  config.num_epochs = 40
-  config.checkpoint_every_steps = 1000
+    config.optim.learning_rate = 5e-4
+    config.optim.weight_decay = 0.1
+    config.optim.warmup_steps = 1000
+    config.batch_size = 128
+    config.eval_batch_size = 128
+    config.num_epochs = 40
+    config.checkpoint_every_steps = 1000
 
-  base.set_mixer(config, args["model"])
-  if args["smoke"]:
-    _shrink(config)
-  return config
+    base.set_mixer(config, args["model"])
+    if args["smoke"]:
+        _shrink(config)
+    return config
 
 
 def _shrink(config: ml_collections.ConfigDict) -> None:
-  """Shrinks data and model for a CPU run of minutes; the sequence length bounds stay."""
-  config.smoke = True
-  config.task.num_train = 3_000
-  config.task.num_val = 500
-  config.task.num_test = 500
-  config.model.num_layers = 2
-  config.model.width = 32
-  config.model.rpe_dim = 16
-  config.model.rpe_layers = 1
-  config.optim.learning_rate = 3e-3
-  config.optim.weight_decay = 0.01
-  config.optim.warmup_steps = 50
-  config.batch_size = 32
-  config.eval_batch_size = 100
-  config.num_epochs = 4
-  config.log_every_steps = 10
-  config.checkpoint_every_steps = 200
+    """Shrinks data and model for a CPU run of minutes; the sequence length bounds stay."""
+    config.smoke = True
+    config.task.num_train = 3_000
+    config.task.num_val = 500
+    config.task.num_test = 500
+    config.model.num_layers = 2
+    config.model.width = 32
+    config.model.rpe_dim = 16
+    config.model.rpe_layers = 1
+    config.optim.learning_rate = 3e-3
+    config.optim.weight_decay = 0.01
+    config.optim.warmup_steps = 50
+    config.batch_size = 32
+    config.eval_batch_size = 100
+    config.num_epochs = 4
+    config.log_every_steps = 10
+    config.checkpoint_every_steps = 200

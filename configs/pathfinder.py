@@ -24,58 +24,58 @@ from configs import base
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """Returns the Pathfinder-32 config for `arg`, e.g. "model=tnn,smoke"."""
-  args = base.parse_args(arg, {"model": "tnn", "smoke": False})
-  config = base.base_config()
+    """Returns the Pathfinder-32 config for `arg`, e.g. "model=tnn,smoke"."""
+    args = base.parse_args(arg, {"model": "tnn", "smoke": False})
+    config = base.base_config()
 
-  config.task.name = "pathfinder"
-  config.task.max_length = 1024  # 32 x 32 pixels.
-  config.task.resolution = 32
-  config.task.difficulty = "hard"  # easy, intermediate or hard.
-  # Generator settings, used only when no data directory is given.
-  config.task.num_images = 200_000
-  config.task.num_workers = 0  # 0 uses every CPU.
-  config.task.max_examples = 0  # 0 keeps every example.
+    config.task.name = "pathfinder"
+    config.task.max_length = 1024  # 32 x 32 pixels.
+    config.task.resolution = 32
+    config.task.difficulty = "hard"  # easy, intermediate or hard.
+    # Generator settings, used only when no data directory is given.
+    config.task.num_images = 200_000
+    config.task.num_workers = 0  # 0 uses every CPU.
+    config.task.max_examples = 0  # 0 keeps every example.
 
-  config.model.num_layers = 6
-  config.model.width = 64
-  config.model.gtu_expand = 3.0
-  config.model.glu_expand = 2.5
-  config.model.dropout = 0.0
-  config.model.decay = 1.0
-  config.model.rpe_dim = 16
-  config.model.norm = "batchnorm"
-  # SKI and sparse SKI settings per image axis, as in the reference 2D scripts.
-  config.model.num_inducing = 32
-  config.model.num_taps = 17
+    config.model.num_layers = 6
+    config.model.width = 64
+    config.model.gtu_expand = 3.0
+    config.model.glu_expand = 2.5
+    config.model.dropout = 0.0
+    config.model.decay = 1.0
+    config.model.rpe_dim = 16
+    config.model.norm = "batchnorm"
+    # SKI and sparse SKI settings per image axis, as in the reference 2D scripts.
+    config.model.num_inducing = 32
+    config.model.num_taps = 17
 
-  config.optim.learning_rate = 1e-3
-  config.optim.weight_decay = 0.0
-  config.optim.warmup_steps = 5000
-  config.batch_size = 128
-  config.eval_batch_size = 128
-  config.num_epochs = 200
-  config.checkpoint_every_steps = 2000
+    config.optim.learning_rate = 1e-3
+    config.optim.weight_decay = 0.0
+    config.optim.warmup_steps = 5000
+    config.batch_size = 128
+    config.eval_batch_size = 128
+    config.num_epochs = 200
+    config.checkpoint_every_steps = 2000
 
-  base.set_mixer(config, args["model"])
-  if args["smoke"]:
-    _shrink(config)
-  return config
+    base.set_mixer(config, args["model"])
+    if args["smoke"]:
+        _shrink(config)
+    return config
 
 
 def _shrink(config: ml_collections.ConfigDict) -> None:
-  """Shrinks data and model for a CPU run of minutes; the image size stays."""
-  config.smoke = True
-  config.task.num_images = 2_000
-  config.model.num_layers = 2
-  config.model.width = 32
-  config.model.gtu_expand = 1.0
-  config.model.glu_expand = 1.0
-  config.model.rpe_layers = 1
-  config.optim.learning_rate = 3e-3
-  config.optim.warmup_steps = 30
-  config.batch_size = 32
-  config.eval_batch_size = 100
-  config.num_epochs = 2
-  config.log_every_steps = 10
-  config.checkpoint_every_steps = 200
+    """Shrinks data and model for a CPU run of minutes; the image size stays."""
+    config.smoke = True
+    config.task.num_images = 2_000
+    config.model.num_layers = 2
+    config.model.width = 32
+    config.model.gtu_expand = 1.0
+    config.model.glu_expand = 1.0
+    config.model.rpe_layers = 1
+    config.optim.learning_rate = 3e-3
+    config.optim.warmup_steps = 30
+    config.batch_size = 32
+    config.eval_batch_size = 100
+    config.num_epochs = 2
+    config.log_every_steps = 10
+    config.checkpoint_every_steps = 200

@@ -23,52 +23,52 @@ from configs import base
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """Returns the Text config for `arg`, e.g. "model=tnn,smoke"."""
-  args = base.parse_args(arg, {"model": "tnn", "smoke": False})
-  config = base.base_config()
+    """Returns the Text config for `arg`, e.g. "model=tnn,smoke"."""
+    args = base.parse_args(arg, {"model": "tnn", "smoke": False})
+    config = base.base_config()
 
-  config.task.name = "text"
-  config.task.max_length = 4096
-  # Training reviews held out (by a permutation seeded with config.seed) for validation.
-  config.task.val_size = 2_500
-  config.task.max_examples = 0  # 0 keeps every example.
+    config.task.name = "text"
+    config.task.max_length = 4096
+    # Training reviews held out (by a permutation seeded with config.seed) for validation.
+    config.task.val_size = 2_500
+    config.task.max_examples = 0  # 0 keeps every example.
 
-  config.model.num_layers = 4
-  config.model.width = 128
-  config.model.gtu_expand = 1.0
-  config.model.glu_expand = 2.0
-  config.model.dropout = 0.1
-  config.model.decay = 0.9
-  config.model.rpe_dim = 32
-  config.model.norm = "batchnorm"
+    config.model.num_layers = 4
+    config.model.width = 128
+    config.model.gtu_expand = 1.0
+    config.model.glu_expand = 2.0
+    config.model.dropout = 0.1
+    config.model.decay = 0.9
+    config.model.rpe_dim = 32
+    config.model.norm = "batchnorm"
 
-  config.optim.learning_rate = 1.05e-3
-  config.optim.weight_decay = 1e-3
-  config.optim.warmup_steps = 3000
-  config.batch_size = 32
-  config.eval_batch_size = 32
-  config.num_epochs = 32
-  config.checkpoint_every_steps = 1000
+    config.optim.learning_rate = 1.05e-3
+    config.optim.weight_decay = 1e-3
+    config.optim.warmup_steps = 3000
+    config.batch_size = 32
+    config.eval_batch_size = 32
+    config.num_epochs = 32
+    config.checkpoint_every_steps = 1000
 
-  base.set_mixer(config, args["model"])
-  if args["smoke"]:
-    _shrink(config)
-  return config
+    base.set_mixer(config, args["model"])
+    if args["smoke"]:
+        _shrink(config)
+    return config
 
 
 def _shrink(config: ml_collections.ConfigDict) -> None:
-  """Shrinks data and model for a CPU run of minutes; the sequence length stays."""
-  config.smoke = True
-  config.task.val_size = 500
-  config.task.max_examples = 1_000
-  config.model.num_layers = 2
-  config.model.width = 32
-  config.model.rpe_dim = 16
-  config.model.rpe_layers = 1
-  config.optim.learning_rate = 3e-3
-  config.optim.warmup_steps = 30
-  config.batch_size = 16
-  config.eval_batch_size = 50
-  config.num_epochs = 2
-  config.log_every_steps = 10
-  config.checkpoint_every_steps = 200
+    """Shrinks data and model for a CPU run of minutes; the sequence length stays."""
+    config.smoke = True
+    config.task.val_size = 500
+    config.task.max_examples = 1_000
+    config.model.num_layers = 2
+    config.model.width = 32
+    config.model.rpe_dim = 16
+    config.model.rpe_layers = 1
+    config.optim.learning_rate = 3e-3
+    config.optim.warmup_steps = 30
+    config.batch_size = 16
+    config.eval_batch_size = 50
+    config.num_epochs = 2
+    config.log_every_steps = 10
+    config.checkpoint_every_steps = 200

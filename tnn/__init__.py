@@ -5,9 +5,14 @@ Imports only jax, flax and numpy. `launch/` turns its ConfigDict into the frozen
 """
 
 from tnn.config import MixerConfig, ModelConfig
+from tnn.fd import FDTNO
+from tnn.interp import InterpTNO
+from tnn.mixer2d import Mixer2D
 from tnn.mixers import MIXERS, make_mixer, register_mixer
 from tnn.model import Classifier, Encoder, count_params
 from tnn.norms import make_norm
+from tnn.ski import SKI, interpolation_matrix
+from tnn.sparse import SparseSKI, banded_conv
 from tnn.tno import TNO
 from tnn.toeplitz import (
     apply_spectrum,
@@ -20,17 +25,24 @@ from tnn.toeplitz import (
 )
 
 __all__ = [
+    "FDTNO",
     "MIXERS",
+    "SKI",
     "TNO",
     "Classifier",
     "Encoder",
+    "InterpTNO",
+    "Mixer2D",
     "MixerConfig",
     "ModelConfig",
+    "SparseSKI",
     "apply_spectrum",
+    "banded_conv",
     "circulant_embedding",
     "count_params",
     "dense_toeplitz",
     "fft_length",
+    "interpolation_matrix",
     "kernel_spectrum",
     "make_mixer",
     "make_norm",

@@ -16,6 +16,7 @@ from tnn.toeplitz import FFT_SIZE_RULES
 NORMS = ("batchnorm", "layernorm", "rmsnorm")
 RPE_NORMS = ("layernorm", "rmsnorm", "none")
 POOLS = ("mean", "last")
+SKI_KERNELS = ("rpe", "warped_linear")
 DTYPES = ("float32", "bfloat16")
 
 
@@ -75,7 +76,19 @@ class MixerConfig:
         evaluates the RPE at every lag.
       fft_size: FFT length rule for the circulant embedding: "pow2" (the next power of two
         >= 2n) or "fast" (the next 2^a 3^b 5^c >= 2n - 1).
-      max_length: grid length for mixers whose discretisation depends on the sequence length.
+      max_length: grid length L for mixers whose discretisation depends on the sequence
+        length: SKI inducing points and interp lags lie on [0, L - 1], and FD's FFT size comes
+        from L, so outputs at valid positions do not depend on how much padding follows.
+        Inputs longer than L raise. None uses the input length n.
+      num_inducing: number of inducing points r of "ski" and "sparse_ski", and of RPE lags
+        of "interp" (per axis in 2D). More points than grid positions are clipped to L.
+      num_taps: number of learned sparse taps k, odd. "sparse_ski" and bidirectional "interp"
+        use lags -(k-1)/2..(k-1)/2, causal "interp" lags 0..(k-1)/2.
+      ski_kernel: parameterisation of the kernel sampled at inducing lags by "ski",
+        "sparse_ski" and "interp": "rpe" (the RPE MLP times the decay) or "warped_linear" (a
+        learned piecewise-linear function of the warped lag sign(k) * warp_gamma^|k|, times
+        the decay).
+      warp_gamma: base gamma in (0, 1) of the warped lag used by ski_kernel="warped_linear".
     """
 
     kind: str = "tnn"
@@ -88,6 +101,10 @@ class MixerConfig:
     max_lag: int | None = None
     fft_size: str = "pow2"
     max_length: int | None = None
+    num_inducing: int = 64
+    num_taps: int = 33
+    ski_kernel: str = "rpe"
+    warp_gamma: float = 0.999
 
     def __post_init__(self):
         # Imported here because tnn.mixers imports the mixer modules, which import this file.
@@ -108,6 +125,26 @@ class MixerConfig:
         _check_choice(owner, "fft_size", self.fft_size, FFT_SIZE_RULES)
         if self.max_length is not None:
             _check_int(owner, "max_length", self.max_length, 1)
+        _check_int(owner, "num_inducing", self.num_inducing, 2)
+        _check_int(owner, "num_taps", self.num_taps, 1)
+        if self.num_taps % 2 == 0:
+            _fail(owner, "num_taps", self.num_taps, "an odd integer >= 1 (taps centred on lag 0)")
+        _check_choice(owner, "ski_kernel", self.ski_kernel, SKI_KERNELS)
+        if self.ski_kernel != "rpe" and self.kind not in ("ski", "sparse_ski", "interp"):
+            _fail(
+                owner,
+                "ski_kernel",
+                self.ski_kernel,
+                f"'rpe' for kind={self.kind!r}, which has no inducing kernel",
+            )
+        if not _is_real(self.warp_gamma) or not 0.0 < self.warp_gamma < 1.0:
+            _fail(owner, "warp_gamma", self.warp_gamma, "a number in (0, 1)")
+        if self.causal:
+            reason = getattr(mixers.MIXERS[self.kind], "causal_unsupported", None)
+            if reason:
+                raise ValueError(
+                    f"MixerConfig.causal=True is invalid for kind={self.kind!r}: {reason}"
+                )
 
 
 @dataclasses.dataclass(frozen=True)

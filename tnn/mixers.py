@@ -5,7 +5,11 @@ A mixer kind is an `nnx.Module` class constructed as
 `__call__(x_BNC, mask_BN=None) -> y_BNC`, `kernel(n)` and `dense_matrix(n)` (see
 `tnn.tno.TNO`). A class attribute `supports_causal = False` marks kinds that only exist in
 bidirectional form. New kinds live in their own file and are added to `MIXERS` below or with
-`register_mixer`.
+`register_mixer`. A class attribute `causal_unsupported` contains the reason MixerConfig gives
+when such a kind is configured with causal=True.
+
+`image_shape` wraps the kind in `tnn.mixer2d.Mixer2D`, which applies one 1D mixer per image
+axis.
 """
 
 from __future__ import annotations
@@ -13,10 +17,19 @@ from __future__ import annotations
 import jax.numpy as jnp
 from flax import nnx
 
+from tnn.fd import FDTNO
+from tnn.interp import InterpTNO
+from tnn.mixer2d import Mixer2D
+from tnn.ski import SKI
+from tnn.sparse import SparseSKI
 from tnn.tno import TNO
 
 MIXERS: dict[str, type] = {
     "tnn": TNO,
+    "ski": SKI,
+    "sparse_ski": SparseSKI,
+    "interp": InterpTNO,
+    "fd": FDTNO,
 }
 
 
@@ -54,14 +67,11 @@ def make_mixer(
         )
     cls = MIXERS[cfg.kind]
     if cfg.causal and not getattr(cls, "supports_causal", True):
+        reason = getattr(cls, "causal_unsupported", "the kind is bidirectional only")
         raise ValueError(
-            f"MixerConfig.causal=True is invalid for kind={cfg.kind!r}, which is bidirectional "
-            "only. Set causal=False or choose another kind."
+            f"MixerConfig.causal=True is invalid for kind={cfg.kind!r}: {reason} Set "
+            "causal=False or choose another kind."
         )
     if image_shape is not None:
-        # TODO: add the 2D forms (one 1D mixer along rows and one along columns).
-        raise NotImplementedError(
-            f"2D mixers are not implemented yet (image_shape={image_shape}). Set "
-            "ModelConfig.image_shape=None to mix the flattened sequence in 1D."
-        )
+        return Mixer2D(cfg, channels, image_shape, rngs=rngs, param_dtype=param_dtype)
     return cls(cfg, channels, rngs=rngs, param_dtype=param_dtype)

@@ -14,28 +14,28 @@ MIXERS = base.MIXERS
 
 # Config keys that sweeps may override; the trainer's config contract names these.
 OVERRIDE_KEYS = (
-    "seed",
-    "wandb.group",
-    "wandb.mode",
-    "wandb.project",
-    "task.max_length",
-    "task.min_length",
-    "task.max_length_bound",
-    "batch_size",
-    "num_epochs",
+        "seed",
+        "wandb.group",
+        "wandb.mode",
+        "wandb.project",
+        "task.max_length",
+        "task.min_length",
+        "task.max_length_bound",
+        "batch_size",
+        "num_epochs",
 )
 
 
 def make_run(task: str, mixer: str, *, smoke: bool = False, name: str | None = None,
-             overrides: dict[str, object] | None = None) -> dict[str, object]:
-  """Builds one run entry for `configs/<task>.py` with the given mixer.
+                          overrides: dict[str, object] | None = None) -> dict[str, object]:
+    """Builds one run entry for `configs/<task>.py` with the given mixer.
 
-  The default name is `<task>_<mixer>`. Raises ValueError for an unknown task or mixer, so a
-  typo in a sweep file fails when the sweep loads rather than when its run starts.
-  """
-  if task not in TASKS:
-    raise ValueError(f"Unknown task {task!r}. Known tasks: {', '.join(TASKS)}.")
-  if mixer not in MIXERS:
-    raise ValueError(f"Unknown mixer {mixer!r}. Known mixers: {', '.join(MIXERS)}.")
-  config = f"configs/{task}.py:model={mixer}" + (",smoke" if smoke else "")
-  return dict(name=name or f"{task}_{mixer}", config=config, overrides=dict(overrides or {}))
+    The default name is `<task>_<mixer>`. Raises ValueError for an unknown task or mixer, so a
+    typo in a sweep file fails when the sweep loads rather than when its run starts.
+    """
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}. Known tasks: {', '.join(TASKS)}.")
+    if mixer not in MIXERS:
+        raise ValueError(f"Unknown mixer {mixer!r}. Known mixers: {', '.join(MIXERS)}.")
+    config = f"configs/{task}.py:model={mixer}" + (",smoke" if smoke else "")
+    return dict(name=name or f"{task}_{mixer}", config=config, overrides=dict(overrides or {}))

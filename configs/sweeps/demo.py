@@ -17,14 +17,14 @@ from configs.sweeps import make_run
 
 MIXERS = ("tnn", "ski", "sparse_ski", "fd")
 SHORT_TREES = {
-    "task.min_length": 30,
-    "task.max_length_bound": 250,
-    "task.max_length": 256,
-    "num_epochs": 8,
+        "task.min_length": 30,
+        "task.max_length_bound": 250,
+        "task.max_length": 256,
+        "num_epochs": 8,
 }
 
 
 def get_sweep() -> dict[str, object]:
-  """Returns the demo sweep: one smoke ListOps run per mixer, on shorter trees."""
-  runs = [make_run("listops", mixer, smoke=True, overrides=SHORT_TREES) for mixer in MIXERS]
-  return dict(name="demo", runs=runs)
+    """Returns the demo sweep: one smoke ListOps run per mixer, on shorter trees."""
+    runs = [make_run("listops", mixer, smoke=True, overrides=SHORT_TREES) for mixer in MIXERS]
+    return dict(name="demo", runs=runs)

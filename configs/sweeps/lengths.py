@@ -13,15 +13,15 @@ LENGTHS = (512, 1024, 2048, 4096)
 
 
 def get_sweep() -> dict[str, object]:
-  """Returns one run per padded length and mixer."""
-  runs = []
-  for length in LENGTHS:
-    overrides = {
-        "task.max_length": length,
-        "task.min_length": length // 4,
-        "task.max_length_bound": length,
-    }
-    for mixer in MIXERS:
-      runs.append(make_run("listops", mixer, smoke=True, name=f"listops_n{length}_{mixer}",
-                           overrides=overrides))
-  return dict(name="lengths", runs=runs)
+    """Returns one run per padded length and mixer."""
+    runs = []
+    for length in LENGTHS:
+        overrides = {
+                "task.max_length": length,
+                "task.min_length": length // 4,
+                "task.max_length_bound": length,
+        }
+        for mixer in MIXERS:
+            runs.append(make_run("listops", mixer, smoke=True, name=f"listops_n{length}_{mixer}",
+                                                      overrides=overrides))
+    return dict(name="lengths", runs=runs)

@@ -14,6 +14,6 @@ SEED = 2222
 
 
 def get_sweep() -> dict[str, object]:
-  """Returns one run per task and mixer, 18 in all."""
-  runs = [make_run(task, mixer, overrides={"seed": SEED}) for task in TASKS for mixer in MIXERS]
-  return dict(name="lra_paper", runs=runs)
+    """Returns one run per task and mixer, 18 in all."""
+    runs = [make_run(task, mixer, overrides={"seed": SEED}) for task in TASKS for mixer in MIXERS]
+    return dict(name="lra_paper", runs=runs)

@@ -26,6 +26,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
     config.task.name = "listops"
     config.task.max_length = 2000
+    config.task.max_examples = 0  # 0 keeps every example.
     # Generator settings, used only when no data directory is given: the LRA sizes and the
     # exclusive tree length bounds (500 < length < 2000, 96k / 2k / 2k examples).
     config.task.num_train = 96_000
@@ -63,6 +64,8 @@ def _shrink(config: ml_collections.ConfigDict) -> None:
     config.task.num_train = 3_000
     config.task.num_val = 500
     config.task.num_test = 500
+    # The same cap when the official files are read instead of generated.
+    config.task.max_examples = 3_000
     config.model.num_layers = 2
     config.model.width = 32
     config.model.rpe_dim = 16

@@ -439,3 +439,13 @@ def test_load_task_rejects_unknown_options_and_tasks(tmp_path):
     with pytest.raises(ValueError, match=r"unknown task 'listopz'; known tasks: \[.*'listops'.*\]"):
         registry.load_task("listopz", data_dir=None, cache_dir=str(tmp_path), seed=0, options={})
     assert os.listdir(tmp_path) == []
+
+
+def test_max_examples_caps_every_split(tmp_path):
+    options = {"num_train": 12, "num_val": 4, "num_test": 3, "max_length": 64, "max_examples": 5,
+               "min_length": 5, "max_length_bound": 60}
+    loaded = registry.load_task("listops", data_dir=None, cache_dir=str(tmp_path), seed=0, options=options)
+    assert len(loaded.splits["train"]) == 5
+    assert len(loaded.splits["val"]) == 4
+    assert len(loaded.splits["test"]) == 3
+    assert loaded.info["max_examples"] == 5

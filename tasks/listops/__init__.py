@@ -10,7 +10,7 @@ import os
 
 from absl import logging
 
-from tasks import cache
+from tasks import cache, shared
 from tasks.listops import generator, reader
 from tasks.listops.builder import ListOpsBuilder
 from tasks.registry import LoadedTask
@@ -22,6 +22,7 @@ NAME = "listops"
 LAYOUTS = ("", "listops-1000")
 DEFAULT_OPTIONS = {
     "max_length": 2000,  # Padded length N; longer examples are truncated and counted.
+    "max_examples": 0,  # At most this many examples per split, for smoke runs. 0 keeps all.
     # Generator settings, used only when no data directory is configured.
     "num_train": 96_000,
     "num_val": 2_000,
@@ -120,8 +121,11 @@ def load(*, data_dir: str | None, cache_dir: str | None, seed: int, options: dic
                 "(longest %d tokens)",
                 split, stats["num_truncated"], stats["num_examples"], max_length, stats["max_source_length"],
             )
+    sources = {split: shared.first_examples(source, options["max_examples"])
+               for split, source in sources.items()}
     info = {
         "task": NAME,
+        "max_examples": options["max_examples"],
         "data_dir": os.path.dirname(split_files["train"]),
         "generated": generation is not None,
         "generation": generation,

@@ -1,6 +1,6 @@
 """Turns a ConfigDict into the objects the trainer needs: task options and tnn/ dataclasses.
 
-`tnn/` never sees a ConfigDict: this module maps `config.model` onto `tnn.MixerConfig` and
+`tnn/` never receives a ConfigDict: this module maps `config.model` onto `tnn.MixerConfig` and
 `tnn.ModelConfig` field by field, and fails on any key that neither dataclass takes, so a
 config key can never be accepted and silently ignored.
 """

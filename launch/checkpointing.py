@@ -1,7 +1,7 @@
 """Orbax checkpoints of the train state, the data iterator position and run metadata.
 
 The last `keep` checkpoints are kept, plus the one with the best validation accuracy. Each
-checkpoint holds three items: `state` (model and optimizer arrays, with PRNG keys stored as
+checkpoint contains three items: `state` (model and optimizer arrays, with PRNG keys stored as
 raw key data), `data` (the grain iterator state, JSON) and `meta` (step, best validation
 accuracy and step, JSON). Saving is synchronous, so a checkpoint on disk is always complete.
 """

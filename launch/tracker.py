@@ -16,7 +16,7 @@ from absl import logging
 
 
 class Tracker(Protocol):
-    """Where a run sends its config, its metrics and its final summary."""
+    """Destination of a run's config, metrics and final summary."""
 
     def log_config(self, config: Mapping[str, Any]) -> None: ...
 

@@ -90,7 +90,7 @@ def unknown_key_message(argv: list[str], error: Exception) -> str | None:
         for part in parent_path:
             node = node[part]
         known = ", ".join(sorted(node.keys()))
-    except Exception:  # The key list is a hint; the main message stands without it.
+    except Exception:  # The key list is only a hint, so the message goes out without it.
         known = "see configs/base.py"
     where = "config." + ".".join(parent_path) if parent_path else "config"
     suggestion = re.search(r'Did you mean "([A-Za-z0-9_]+)"', str(error))
@@ -135,7 +135,7 @@ def main(argv: list[str]) -> None:
     try:
         summary = trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except (*errors.DATA_ERRORS, PermissionError) as error:
-        # These name the file, line or directory and say what to do; a traceback adds nothing.
+        # These name the file, line or directory and the fix, so a traceback adds nothing.
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(1)
     if summary is not None and jax.process_index() == 0:

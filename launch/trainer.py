@@ -4,7 +4,7 @@
 trains with AdamW (linear warm-up, cosine decay), evaluates on the whole validation split,
 checkpoints with orbax, and finally reports the test accuracy of the checkpoint that was best on
 validation. The workdir receives `config.json`, `metrics.jsonl`, `summary.json` and
-`checkpoints/`; a workdir that already holds a checkpoint is resumed from it.
+`checkpoints/`; a workdir that already contains a checkpoint is resumed from it.
 
 The batch is sharded on the `data` axis of a mesh over all devices (one device is a mesh of
 size 1); the train state is replicated. Throughput is measured over logging windows after

@@ -4,7 +4,7 @@ The runs use the LRA ListOps generator (same operators, depth rule and leaf prob
 shorter trees, 30 < length < 250 tokens padded to 256, instead of the LRA bounds 500 < length <
 2000. Measured on 2 CPU cores: at the LRA bounds a smoke-size TNN stays at the majority-class
 rate for the ~400 steps that a few minutes allow (test 0.166 against a majority of 0.184 after
-372 steps); with the shorter trees it passes the majority rate within the same budget. The
+372 steps). With the shorter trees it passes the majority rate within the same budget. The
 accuracies are therefore far below the paper's, and at 256 tokens the throughput ratios say
 little about long sequences: `python -m launch.bench mixers` and the lengths sweep measure those.
 

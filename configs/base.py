@@ -25,8 +25,8 @@ def parse_args(arg: str | None, allowed: dict[str, object]) -> dict[str, object]
         key, sep, value = item.partition("=")
         if key not in allowed:
             raise ValueError(
-                    f"Unknown config argument {key!r} in {arg!r}. Allowed arguments: "
-                    f"{', '.join(sorted(allowed))} (for example 'model=tnn,smoke')."
+                f"Unknown config argument {key!r} in {arg!r}. Allowed arguments: "
+                f"{', '.join(sorted(allowed))} (for example 'model=tnn,smoke')."
             )
         default = allowed[key]
         if isinstance(default, bool):

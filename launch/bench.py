@@ -1,5 +1,6 @@
-"""Benchmarks, one subcommand each. `mixers` times every token mixer against the baseline;
-`train` times the train step of every task x mixer (launch/train_bench.py).
+"""Benchmarks of the token mixers (`mixers`) and of the train step per task (`train`).
+
+`train` is implemented in launch/train_bench.py.
 
   python -m launch.bench mixers                      # full run: results/bench/mixers-<platform>.*
   python -m launch.bench mixers --sizes 1024,2048 --sizes-2d 32 --repeats 3 --out /tmp/bench
@@ -91,7 +92,8 @@ def _parse_kinds(text: str) -> list[str]:
     unknown = [kind for kind in kinds if kind not in tnn.MIXERS]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown mixer kinds {unknown}; known kinds: {', '.join(sorted(tnn.MIXERS))}")
+            f"unknown mixer kinds {unknown}; known kinds: {', '.join(sorted(tnn.MIXERS))}"
+        )
     if BASELINE not in kinds:
         kinds.insert(0, BASELINE)  # Every ratio needs the baseline from the same run.
     return kinds
@@ -101,8 +103,11 @@ def _memory_bytes(compiled) -> int | None:
     analysis = compiled.memory_analysis()
     if analysis is None:
         return None
-    return int(analysis.temp_size_in_bytes + analysis.argument_size_in_bytes
-               + analysis.output_size_in_bytes)
+    return int(
+        analysis.temp_size_in_bytes
+        + analysis.argument_size_in_bytes
+        + analysis.output_size_in_bytes
+    )
 
 
 def _time_runs(compiled, args, repeats: int) -> float:
@@ -212,20 +217,38 @@ def check_targets(results: Sequence[Measurement]) -> list[tuple[str, bool | None
     one_d = [m for m in results if m.dims == 1]
     rows = []
     for kind in ("sparse_ski", "fd"):
-        pairs = [(m, base[(1, m.length)]) for m in one_d
-                 if m.kind == kind and m.length >= 2048 and (1, m.length) in base]
+        pairs = [
+            (m, base[(1, m.length)])
+            for m in one_d
+            if m.kind == kind and m.length >= 2048 and (1, m.length) in base
+        ]
         evidence = ", ".join(f"n={m.length}: {m.backward_s / b.backward_s:.2f}x" for m, b in pairs)
         met = all(m.backward_s < b.backward_s for m, b in pairs) if pairs else None
-        rows.append((f"{kind} faster than tnn (forward+backward) at every n >= 2048", met,
-                     evidence or "no n >= 2048 measured"))
+        rows.append(
+            (
+                f"{kind} faster than tnn (forward+backward) at every n >= 2048",
+                met,
+                evidence or "no n >= 2048 measured",
+            )
+        )
     by_length = {m.length: m for m in one_d if m.kind == "sparse_ski"}
     if 8192 in by_length and 16384 in by_length:
         growth = by_length[16384].backward_s / by_length[8192].backward_s
-        rows.append(("sparse_ski time at n=16384 at most 2.3x its time at n=8192 "
-                     "(forward+backward)", growth <= 2.3, f"{growth:.2f}x"))
+        rows.append(
+            (
+                "sparse_ski time at n=16384 at most 2.3x its time at n=8192 (forward+backward)",
+                growth <= 2.3,
+                f"{growth:.2f}x",
+            )
+        )
     else:
-        rows.append(("sparse_ski time at n=16384 at most 2.3x its time at n=8192", None,
-                     "n=8192 and n=16384 not both measured"))
+        rows.append(
+            (
+                "sparse_ski time at n=16384 at most 2.3x its time at n=8192",
+                None,
+                "n=8192 and n=16384 not both measured",
+            )
+        )
     worse = []
     for m in results:
         b = base.get((m.dims, m.length))
@@ -235,22 +258,36 @@ def check_targets(results: Sequence[Measurement]) -> list[tuple[str, bool | None
             extra = (m.memory_backward - b.memory_backward) / 2**20
             ratio = m.memory_backward / b.memory_backward
             worse.append(f"{m.kind} {m.dims}D n={m.length}: {ratio:.2f}x (+{extra:.2f} MiB)")
-    rows.append(("no mixer needs more memory than tnn at the same shape (forward+backward)",
-                 not worse, ", ".join(worse) or "all at or below tnn"))
+    rows.append(
+        (
+            "no mixer needs more memory than tnn at the same shape (forward+backward)",
+            not worse,
+            ", ".join(worse) or "all at or below tnn",
+        )
+    )
     if 16384 in by_length and (1, 16384) in base:
         speedup = base[(1, 16384)].backward_s / by_length[16384].backward_s
-        rows.append(("aim: sparse_ski at n=16384 at least 3x faster than tnn (forward+backward)",
-                     speedup >= 3.0, f"{speedup:.2f}x faster"))
+        rows.append(
+            (
+                "aim: sparse_ski at n=16384 at least 3x faster than tnn (forward+backward)",
+                speedup >= 3.0,
+                f"{speedup:.2f}x faster",
+            )
+        )
     return rows
 
 
 def _table(results: Sequence[Measurement], dims: int) -> list[str]:
     base = _baselines(results)
-    header = ("| mixer | shape | forward ms | ratio | fwd+bwd ms | ratio "
-              "| compile s (fwd, fwd+bwd) | memory MiB (fwd+bwd) | ratio |")
+    header = (
+        "| mixer | shape | forward ms | ratio | fwd+bwd ms | ratio "
+        "| compile s (fwd, fwd+bwd) | memory MiB (fwd+bwd) | ratio |"
+    )
     lines = [header, "|" + "---|" * 9]
-    for m in sorted((m for m in results if m.dims == dims),
-                    key=lambda m: (m.length, KINDS.index(m.kind) if m.kind in KINDS else 99)):
+    for m in sorted(
+        (m for m in results if m.dims == dims),
+        key=lambda m: (m.length, KINDS.index(m.kind) if m.kind in KINDS else 99),
+    ):
         b = base.get((m.dims, m.length))
         shape = " x ".join(str(s) for s in m.shape)
         lines.append(
@@ -258,12 +295,19 @@ def _table(results: Sequence[Measurement], dims: int) -> list[str]:
             f"{_ratio(m.forward_s, b and b.forward_s)} | {1e3 * m.backward_s:.1f} | "
             f"{_ratio(m.backward_s, b and b.backward_s)} | {m.compile_forward_s:.1f}, "
             f"{m.compile_backward_s:.1f} | {_mib(m.memory_backward)} | "
-            f"{_ratio(m.memory_backward, b and b.memory_backward)} |")
+            f"{_ratio(m.memory_backward, b and b.memory_backward)} |"
+        )
     return lines
 
 
-def write_page(path: str, results: Sequence[Measurement], info: dict[str, str], command: str,
-               repeats: int, plot_name: str) -> None:
+def write_page(
+    path: str,
+    results: Sequence[Measurement],
+    info: dict[str, str],
+    command: str,
+    repeats: int,
+    plot_name: str,
+) -> None:
     """Writes the Markdown page with the tables, the targets, the machine and the command."""
     status = {True: "met", False: "MISSED", None: "not measured"}
     lines = [
@@ -289,8 +333,9 @@ def write_page(path: str, results: Sequence[Measurement], info: dict[str, str], 
     ]
     lines += [f"- {key}: {value}" for key, value in info.items()]
     lines += ["", "## Targets", "", "| target | status | measured |", "|---|---|---|"]
-    lines += [f"| {name} | {status[met]} | {evidence} |"
-              for name, met, evidence in check_targets(results)]
+    lines += [
+        f"| {name} | {status[met]} | {evidence} |" for name, met, evidence in check_targets(results)
+    ]
     for dims in (1, 2):
         if any(m.dims == dims for m in results):
             lines += ["", f"## {dims}D", ""] + _table(results, dims)
@@ -303,16 +348,26 @@ def write_plot(path: str, results: Sequence[Measurement]) -> None:
     """Plots forward and forward+backward time against length per mixer, log-log."""
     figure = Figure(figsize=(11, 4.2))
     axes = figure.subplots(1, 2)
-    for ax, attribute, title in ((axes[0], "forward_s", "forward"),
-                                 (axes[1], "backward_s", "forward + backward")):
+    for ax, attribute, title in (
+        (axes[0], "forward_s", "forward"),
+        (axes[1], "backward_s", "forward + backward"),
+    ):
         for index, kind in enumerate(KINDS):
             for dims, style in ((1, "-o"), (2, "--s")):
-                points = sorted((m.length, getattr(m, attribute)) for m in results
-                                if m.kind == kind and m.dims == dims)
+                points = sorted(
+                    (m.length, getattr(m, attribute))
+                    for m in results
+                    if m.kind == kind and m.dims == dims
+                )
                 if points:
                     lengths, seconds = zip(*points)
-                    ax.plot(lengths, [1e3 * s for s in seconds], style, color=f"C{index}",
-                            label=f"{kind} {dims}D")
+                    ax.plot(
+                        lengths,
+                        [1e3 * s for s in seconds],
+                        style,
+                        color=f"C{index}",
+                        label=f"{kind} {dims}D",
+                    )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length n (2D: H x W)")
@@ -335,9 +390,12 @@ def run_mixers(args: argparse.Namespace) -> list[Measurement]:
             results.append(measurement)
             shape_text = "x".join(map(str, shape))
             compile_s = measurement.compile_forward_s + measurement.compile_backward_s
-            print(f"{kind:>10} {shape_text:>16}  forward {1e3 * measurement.forward_s:8.1f} ms  "
-                  f"fwd+bwd {1e3 * measurement.backward_s:8.1f} ms  compile {compile_s:5.1f} s  "
-                  f"memory {_mib(measurement.memory_backward)} MiB", flush=True)
+            print(
+                f"{kind:>10} {shape_text:>16}  forward {1e3 * measurement.forward_s:8.1f} ms  "
+                f"fwd+bwd {1e3 * measurement.backward_s:8.1f} ms  compile {compile_s:5.1f} s  "
+                f"memory {_mib(measurement.memory_backward)} MiB",
+                flush=True,
+            )
 
     info = machine_info()
     os.makedirs(args.out, exist_ok=True)
@@ -346,8 +404,16 @@ def run_mixers(args: argparse.Namespace) -> list[Measurement]:
     write_plot(stem + ".png", results)
     write_page(stem + ".md", results, info, command, args.repeats, os.path.basename(stem) + ".png")
     with open(stem + ".json", "w") as raw:
-        json.dump({"machine": info, "command": command, "repeats": args.repeats,
-                   "results": [dataclasses.asdict(m) for m in results]}, raw, indent=1)
+        json.dump(
+            {
+                "machine": info,
+                "command": command,
+                "repeats": args.repeats,
+                "results": [dataclasses.asdict(m) for m in results],
+            },
+            raw,
+            indent=1,
+        )
     print(f"Wrote {stem}.md, {stem}.png and {stem}.json")
     return results
 
@@ -357,21 +423,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m launch.bench", description=summary)
     commands = parser.add_subparsers(dest="command", required=True)
     mixers = commands.add_parser("mixers", help="time every token mixer against tnn")
-    mixers.add_argument("--sizes", type=_parse_sizes, default=[1024, 2048, 4096, 8192, 16384],
-                        help="1D sequence lengths n, comma-separated (default: %(default)s)")
-    mixers.add_argument("--sizes-2d", type=_parse_sizes, default=[32, 64, 128],
-                        help="2D image sides H = W, comma-separated; empty for none "
-                        "(default: %(default)s)")
-    mixers.add_argument("--kinds", type=_parse_kinds, default=list(KINDS),
-                        help="mixer kinds, comma-separated; tnn is always added "
-                        "(default: all)")
+    mixers.add_argument(
+        "--sizes",
+        type=_parse_sizes,
+        default=[1024, 2048, 4096, 8192, 16384],
+        help="1D sequence lengths n, comma-separated (default: %(default)s)",
+    )
+    mixers.add_argument(
+        "--sizes-2d",
+        type=_parse_sizes,
+        default=[32, 64, 128],
+        help="2D image sides H = W, comma-separated; empty for none (default: %(default)s)",
+    )
+    mixers.add_argument(
+        "--kinds",
+        type=_parse_kinds,
+        default=list(KINDS),
+        help="mixer kinds, comma-separated; tnn is always added (default: all)",
+    )
     mixers.add_argument("--batch", type=_positive_int, default=8, help="batch size B (default: 8)")
-    mixers.add_argument("--channels", type=_positive_int, default=64,
-                        help="mixer channels C (default: 64)")
-    mixers.add_argument("--repeats", type=_positive_int, default=5,
-                        help="timed runs per measurement, after one warm-up run (default: 5)")
-    mixers.add_argument("--out", default=os.path.join("results", "bench"),
-                        help="output folder (default: %(default)s)")
+    mixers.add_argument(
+        "--channels", type=_positive_int, default=64, help="mixer channels C (default: 64)"
+    )
+    mixers.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=5,
+        help="timed runs per measurement, after one warm-up run (default: 5)",
+    )
+    mixers.add_argument(
+        "--out",
+        default=os.path.join("results", "bench"),
+        help="output folder (default: %(default)s)",
+    )
     mixers.set_defaults(run=run_mixers)
     train_bench.add_parser(commands)
     return parser

@@ -23,8 +23,11 @@ def task_options(task_config: ml_collections.ConfigDict) -> dict[str, Any]:
     Everything under `config.task` except the name and the directories is an option, under the
     same name; tasks.load_task rejects names the task does not know.
     """
-    return {key: value for key, value in task_config.items()
-                    if key not in ("name", "data_dir", "cache_dir")}
+    return {
+        key: value
+        for key, value in task_config.items()
+        if key not in ("name", "data_dir", "cache_dir")
+    }
 
 
 def model_config(model: ml_collections.ConfigDict, spec: task_spec.TaskSpec) -> "tnn.ModelConfig":
@@ -35,8 +38,8 @@ def model_config(model: ml_collections.ConfigDict, spec: task_spec.TaskSpec) -> 
     unknown = sorted(set(values) - mixer_fields - model_fields)
     if unknown:
         raise ValueError(
-                f"config.model has keys that no model option takes: {', '.join(unknown)}. "
-                "Remove them or add the option to tnn.MixerConfig or tnn.ModelConfig."
+            f"config.model has keys that no model option takes: {', '.join(unknown)}. "
+            "Remove them or add the option to tnn.MixerConfig or tnn.ModelConfig."
         )
 
     mixer_values = {key: values[key] for key in mixer_fields if key in values}
@@ -46,12 +49,12 @@ def model_config(model: ml_collections.ConfigDict, spec: task_spec.TaskSpec) -> 
 
     model_values = {key: values[key] for key in model_fields if key in values and key != "mixer"}
     model_values.update(
-            vocab_size=spec.vocab_size,
-            num_classes=spec.num_classes,
-            max_length=spec.max_length,
-            num_inputs=spec.num_inputs,
-            image_shape=spec.image_shape,
-            pool=spec.pool,
-            mixer=mixer,
+        vocab_size=spec.vocab_size,
+        num_classes=spec.num_classes,
+        max_length=spec.max_length,
+        num_inputs=spec.num_inputs,
+        image_shape=spec.image_shape,
+        pool=spec.pool,
+        mixer=mixer,
     )
     return tnn.ModelConfig(**model_values)

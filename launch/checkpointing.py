@@ -50,8 +50,8 @@ def _from_saved(template: TrainState, saved: dict) -> TrainState:
 
 def _abstract(tree: Any) -> Any:
     return jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
-            tree,
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
+        tree,
     )
 
 
@@ -61,17 +61,19 @@ class Checkpointer:
     def __init__(self, directory: str, *, keep: int):
         if keep < 1:
             raise ValueError(f"Invalid keep_checkpoints {keep}: keep at least 1 checkpoint.")
-        policy = checkpoint_managers.AnyPreservationPolicy([
+        policy = checkpoint_managers.AnyPreservationPolicy(
+            [
                 checkpoint_managers.LatestN(n=keep),
                 checkpoint_managers.BestN(
-                        # Ties go to the earlier step, as in the trainer's own record of the best step.
-                        get_metric_fn=lambda metrics: (metrics["val_accuracy"], -metrics["step"]),
-                        n=1,
-                        keep_checkpoints_without_metrics=False,
+                    # Ties go to the earlier step, as in the trainer's own record of the best step.
+                    get_metric_fn=lambda metrics: (metrics["val_accuracy"], -metrics["step"]),
+                    n=1,
+                    keep_checkpoints_without_metrics=False,
                 ),
-        ])
+            ]
+        )
         options = ocp.CheckpointManagerOptions(
-                preservation_policy=policy, enable_async_checkpointing=False, create=True
+            preservation_policy=policy, enable_async_checkpointing=False, create=True
         )
         self.directory = os.path.abspath(directory)
         self.manager = ocp.CheckpointManager(self.directory, item_names=_ITEMS, options=options)
@@ -82,21 +84,27 @@ class Checkpointer:
     def all_steps(self) -> list[int]:
         return list(self.manager.all_steps())
 
-    def save(self, step: int, state: TrainState, data_state: dict, meta: dict,
-                      val_accuracy: float | None = None) -> None:
+    def save(
+        self,
+        step: int,
+        state: TrainState,
+        data_state: dict,
+        meta: dict,
+        val_accuracy: float | None = None,
+    ) -> None:
         """Writes one checkpoint; `val_accuracy` marks it as a candidate for the best one."""
         metrics = None
         if val_accuracy is not None:
             metrics = {"val_accuracy": float(val_accuracy), "step": int(step)}
         self.manager.save(
-                step,
-                args=ocp.args.Composite(
-                        state=ocp.args.StandardSave(_to_saveable(state)),
-                        data=ocp.args.JsonSave(data_state),
-                        meta=ocp.args.JsonSave(meta),
-                ),
-                metrics=metrics,
-                force=True,
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(_to_saveable(state)),
+                data=ocp.args.JsonSave(data_state),
+                meta=ocp.args.JsonSave(meta),
+            ),
+            metrics=metrics,
+            force=True,
         )
         self.manager.wait_until_finished()
 
@@ -104,12 +112,12 @@ class Checkpointer:
         """Restores checkpoint `step` into the structure and shardings of `template`."""
         saved_template = _abstract(_to_saveable(template))
         restored = self.manager.restore(
-                step,
-                args=ocp.args.Composite(
-                        state=ocp.args.StandardRestore(saved_template),
-                        data=ocp.args.JsonRestore(),
-                        meta=ocp.args.JsonRestore(),
-                ),
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(saved_template),
+                data=ocp.args.JsonRestore(),
+                meta=ocp.args.JsonRestore(),
+            ),
         )
         state = _from_saved(template, restored["state"])
         return state, restored["data"], restored["meta"]
@@ -117,7 +125,7 @@ class Checkpointer:
     def restore_arrays(self, step: int) -> dict:
         """Restores checkpoint `step`'s state as saved (plain arrays), with no model to fill."""
         restored = self.manager.restore(
-                step, args=ocp.args.Composite(state=ocp.args.StandardRestore())
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore())
         )
         return restored["state"]
 

@@ -40,33 +40,55 @@ from absl import logging
 
 _SWEEP = flags.DEFINE_string("sweep", None, "Path of the sweep file, e.g. configs/sweeps/demo.py.")
 _ROOT = flags.DEFINE_string(
-        "root", None, "Sweep root directory: run NAME trains in ROOT/NAME. With --print it may be a "
-        "path on the remote machines: a file system that every worker mounts, e.g. a gcsfuse or NFS mount.")
+    "root",
+    None,
+    "Sweep root directory: run NAME trains in ROOT/NAME. With --print it may be a "
+    "path on the remote machines: a file system that every worker mounts, e.g. a gcsfuse or NFS mount.",
+)
 _PARALLEL = flags.DEFINE_integer(
-        "parallel", 1, "Number of runs to train at the same time on this machine. Above 1, "
-        "XLA_PYTHON_CLIENT_PREALLOCATE=false is set unless already set, so that JAX processes "
-        "sharing one accelerator do not each reserve most of its memory.", lower_bound=1)
+    "parallel",
+    1,
+    "Number of runs to train at the same time on this machine. Above 1, "
+    "XLA_PYTHON_CLIENT_PREALLOCATE=false is set unless already set, so that JAX processes "
+    "sharing one accelerator do not each reserve most of its memory.",
+    lower_bound=1,
+)
 _PRINT = flags.DEFINE_enum(
-        "print", None, ["tpu", "slurm"], "Print the commands instead of running them: 'tpu' prints "
-        "one `gcloud compute tpus tpu-vm ssh` line per run, 'slurm' prints one sbatch array script.")
+    "print",
+    None,
+    ["tpu", "slurm"],
+    "Print the commands instead of running them: 'tpu' prints "
+    "one `gcloud compute tpus tpu-vm ssh` line per run, 'slurm' prints one sbatch array script.",
+)
 _ONLY = flags.DEFINE_list(
-        "only", None, "Comma-separated run names to keep; the others are left out.")
+    "only", None, "Comma-separated run names to keep; the others are left out."
+)
 _TRAIN_MODULE = flags.DEFINE_string(
-        "train_module", "launch.train", "Python module run with `python -m` for each run. Change it "
-        "only to use an alternative trainer that takes the same --config and --workdir flags and "
-        "writes summary.json.")
+    "train_module",
+    "launch.train",
+    "Python module run with `python -m` for each run. Change it "
+    "only to use an alternative trainer that takes the same --config and --workdir flags and "
+    "writes summary.json.",
+)
 _WANDB_MODE = flags.DEFINE_enum(
-        "wandb_mode", None, ["online", "offline", "disabled"],
-        "If set, adds --config.wandb.mode=MODE to every run, after the sweep's own overrides.")
+    "wandb_mode",
+    None,
+    ["online", "offline", "disabled"],
+    "If set, adds --config.wandb.mode=MODE to every run, after the sweep's own overrides.",
+)
 _TPU_NAME = flags.DEFINE_string("tpu_name", "YOUR_TPU_NAME", "TPU VM name for --print=tpu.")
 _ZONE = flags.DEFINE_string("zone", "YOUR_ZONE", "TPU zone for --print=tpu, e.g. us-central2-b.")
 _REPO_DIR = flags.DEFINE_string(
-        "repo_dir", "/path/to/tnn-lra", "Checkout of this repository on the remote machines, for "
-        "--print=tpu and --print=slurm.")
+    "repo_dir",
+    "/path/to/tnn-lra",
+    "Checkout of this repository on the remote machines, for --print=tpu and --print=slurm.",
+)
 _REMOTE_PYTHON = flags.DEFINE_string(
-        "remote_python", "python3", "Python interpreter named in printed commands.")
+    "remote_python", "python3", "Python interpreter named in printed commands."
+)
 _PARTITION = flags.DEFINE_string(
-        "partition", "YOUR_PARTITION", "Slurm partition for --print=slurm.")
+    "partition", "YOUR_PARTITION", "Slurm partition for --print=slurm."
+)
 
 # Run names become directory names.
 _RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -123,33 +145,44 @@ def run_task_and_model(run: Run) -> tuple[str, str]:
 
 def _check_override(where: str, key: object, value: object) -> None:
     if not isinstance(key, str) or not _CONFIG_KEY_RE.match(key):
-        raise ValueError(f"{where}: override key {key!r} is not a dotted config key like "
-                                          "'task.max_length'.")
+        raise ValueError(
+            f"{where}: override key {key!r} is not a dotted config key like 'task.max_length'."
+        )
     if not isinstance(value, (bool, int, float, str)):
-        raise ValueError(f"{where}: override {key}={value!r} has type {type(value).__name__}; use a "
-                                          "bool, int, float or str.")
+        raise ValueError(
+            f"{where}: override {key}={value!r} has type {type(value).__name__}; use a "
+            "bool, int, float or str."
+        )
 
 
 def _parse_run(where: str, entry: object) -> Run:
     if not isinstance(entry, Mapping):
-        raise ValueError(f"{where} is a {type(entry).__name__}; expected dict(name=..., config=..., "
-                                          "overrides=...).")
+        raise ValueError(
+            f"{where} is a {type(entry).__name__}; expected dict(name=..., config=..., "
+            "overrides=...)."
+        )
     unknown = set(entry) - {"name", "config", "overrides"}
     if unknown:
-        raise ValueError(f"{where} has unknown keys {sorted(unknown)}; allowed: name, config, "
-                                          "overrides.")
+        raise ValueError(
+            f"{where} has unknown keys {sorted(unknown)}; allowed: name, config, overrides."
+        )
     name = entry.get("name")
     if not isinstance(name, str) or not _RUN_NAME_RE.match(name):
-        raise ValueError(f"{where}: run name {name!r} must be a non-empty string of letters, digits, "
-                                          "'_', '.' and '-' (it becomes a directory name).")
+        raise ValueError(
+            f"{where}: run name {name!r} must be a non-empty string of letters, digits, "
+            "'_', '.' and '-' (it becomes a directory name)."
+        )
     config = entry.get("config")
     if not isinstance(config, str) or not parse_config_spec(config)[0].endswith(".py"):
-        raise ValueError(f"{where} (run {name!r}): config {config!r} must be a string like "
-                                          "'configs/listops.py:model=tnn'.")
+        raise ValueError(
+            f"{where} (run {name!r}): config {config!r} must be a string like "
+            "'configs/listops.py:model=tnn'."
+        )
     overrides = entry.get("overrides", {})
     if not isinstance(overrides, Mapping):
-        raise ValueError(f"{where} (run {name!r}): overrides must be a dict, got "
-                                          f"{type(overrides).__name__}.")
+        raise ValueError(
+            f"{where} (run {name!r}): overrides must be a dict, got {type(overrides).__name__}."
+        )
     for key, value in overrides.items():
         _check_override(f"{where} (run {name!r})", key, value)
     return Run(name=name, config=config, overrides=tuple(overrides.items()))
@@ -162,8 +195,9 @@ def load_sweep(path: str) -> Sweep:
     duplicate or unusable run names, overrides that are not scalars).
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Sweep file {path} not found; pass e.g. "
-                                                        "--sweep=configs/sweeps/demo.py.")
+        raise FileNotFoundError(
+            f"Sweep file {path} not found; pass e.g. --sweep=configs/sweeps/demo.py."
+        )
     module_name = "_sweep_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
@@ -173,12 +207,15 @@ def load_sweep(path: str) -> Sweep:
     sweep = module.get_sweep()
 
     if not isinstance(sweep, Mapping) or set(sweep) != {"name", "runs"}:
-        raise ValueError(f"{path}: get_sweep() must return dict(name=str, runs=list), got "
-                                          f"{sweep!r:.200}.")
+        raise ValueError(
+            f"{path}: get_sweep() must return dict(name=str, runs=list), got {sweep!r:.200}."
+        )
     name = sweep["name"]
     if not isinstance(name, str) or not _RUN_NAME_RE.match(name):
-        raise ValueError(f"{path}: sweep name {name!r} must be a non-empty string of letters, "
-                                          "digits, '_', '.' and '-'.")
+        raise ValueError(
+            f"{path}: sweep name {name!r} must be a non-empty string of letters, "
+            "digits, '_', '.' and '-'."
+        )
     if not isinstance(sweep["runs"], Sequence) or not sweep["runs"]:
         raise ValueError(f"{path}: 'runs' must be a non-empty list.")
     runs = tuple(_parse_run(f"{path}: runs[{i}]", entry) for i, entry in enumerate(sweep["runs"]))
@@ -196,8 +233,10 @@ def select_runs(sweep: Sweep, only: Sequence[str] | None) -> Sweep:
     known = {run.name for run in sweep.runs}
     unknown = [name for name in only if name not in known]
     if unknown:
-        raise ValueError(f"--only names runs not in {sweep.path}: {', '.join(unknown)}. Runs: "
-                                          f"{', '.join(run.name for run in sweep.runs)}.")
+        raise ValueError(
+            f"--only names runs not in {sweep.path}: {', '.join(unknown)}. Runs: "
+            f"{', '.join(run.name for run in sweep.runs)}."
+        )
     return dataclasses.replace(sweep, runs=tuple(run for run in sweep.runs if run.name in only))
 
 
@@ -207,8 +246,9 @@ def _format_value(value: object) -> str:
     return str(value)
 
 
-def train_args(run: Run, sweep_name: str, workdir: str,
-                              extra_overrides: Sequence[tuple[str, object]] = ()) -> list[str]:
+def train_args(
+    run: Run, sweep_name: str, workdir: str, extra_overrides: Sequence[tuple[str, object]] = ()
+) -> list[str]:
     """Returns the trainer's flags for one run; later --config.KEY flags win over earlier ones."""
     args = [f"--config={run.config}", f"--workdir={workdir}", f"--config.wandb.group={sweep_name}"]
     for key, value in (*run.overrides, *extra_overrides):
@@ -253,9 +293,14 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def run_one(run: Run, sweep_name: str, root: str, command_prefix: Sequence[str],
-                        extra_overrides: Sequence[tuple[str, object]] = (),
-                        env: Mapping[str, str] | None = None) -> RunOutcome:
+def run_one(
+    run: Run,
+    sweep_name: str,
+    root: str,
+    command_prefix: Sequence[str],
+    extra_overrides: Sequence[tuple[str, object]] = (),
+    env: Mapping[str, str] | None = None,
+) -> RunOutcome:
     """Trains one run in ROOT/<run name> unless it already completed, and records a failure.
 
     `command_prefix` is the interpreter and module, e.g. [sys.executable, "-m", "launch.train"].
@@ -273,8 +318,14 @@ def run_one(run: Run, sweep_name: str, root: str, command_prefix: Sequence[str],
         log.write(f"=== {_now()} sweep {sweep_name} starts: {shlex.join(command)}\n")
         log.flush()
         try:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.PIPE, text=True,
-                                                                  errors="replace", env=None if env is None else dict(env))
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                env=None if env is None else dict(env),
+            )
         except OSError as e:
             tail.append(f"Could not start the trainer: {e}\n")
         else:
@@ -301,7 +352,9 @@ def run_one(run: Run, sweep_name: str, root: str, command_prefix: Sequence[str],
     else:
         error = f"exit code {exit_code}: {_last_line(stderr_tail) or 'no stderr output'}"
     task, model = run_task_and_model(run)
-    _write_failure(workdir, {
+    _write_failure(
+        workdir,
+        {
             "sweep": sweep_name,
             "run": run.name,
             "task": task,
@@ -315,13 +368,20 @@ def run_one(run: Run, sweep_name: str, root: str, command_prefix: Sequence[str],
             "stderr_tail": stderr_tail,
             "finished_at": _now(),
             "seconds": round(seconds, 3),
-    })
+        },
+    )
     return RunOutcome(run, "failed", seconds, error)
 
 
-def run_sweep(sweep: Sweep, root: str, *, parallel: int = 1, train_module: str = "launch.train",
-                            python: str = sys.executable,
-                            extra_overrides: Sequence[tuple[str, object]] = ()) -> list[RunOutcome]:
+def run_sweep(
+    sweep: Sweep,
+    root: str,
+    *,
+    parallel: int = 1,
+    train_module: str = "launch.train",
+    python: str = sys.executable,
+    extra_overrides: Sequence[tuple[str, object]] = (),
+) -> list[RunOutcome]:
     """Runs every run of the sweep that has not completed, `parallel` at a time.
 
     Returns one outcome per run, in sweep order. Progress goes to the log.
@@ -342,7 +402,9 @@ def run_sweep(sweep: Sweep, root: str, *, parallel: int = 1, train_module: str =
         if is_completed(os.path.join(root, run.name)):
             outcome = RunOutcome(run, "skipped")
         else:
-            logging.info("Starting %s (log: %s).", run.name, os.path.join(root, run.name, "train.log"))
+            logging.info(
+                "Starting %s (log: %s).", run.name, os.path.join(root, run.name, "train.log")
+            )
             outcome = run_one(run, sweep.name, root, prefix, extra_overrides, env)
         with lock:
             done[0] += 1
@@ -352,8 +414,14 @@ def run_sweep(sweep: Sweep, root: str, *, parallel: int = 1, train_module: str =
         elif outcome.status == "completed":
             logging.info("%s %s completed in %.1f s.", position, run.name, outcome.seconds)
         else:
-            logging.error("%s %s failed after %.1f s: %s (details in %s).", position, run.name,
-                                        outcome.seconds, outcome.error, os.path.join(root, run.name, "failed.json"))
+            logging.error(
+                "%s %s failed after %.1f s: %s (details in %s).",
+                position,
+                run.name,
+                outcome.seconds,
+                outcome.error,
+                os.path.join(root, run.name, "failed.json"),
+            )
         return outcome
 
     logging.info("Sweep %s from %s: %d runs under %s.", sweep.name, sweep.path, total, root)
@@ -362,50 +430,77 @@ def run_sweep(sweep: Sweep, root: str, *, parallel: int = 1, train_module: str =
     return outcomes
 
 
-def format_tpu_commands(sweep: Sweep, root: str, *, tpu_name: str, zone: str, repo_dir: str,
-                                                python: str = "python3", train_module: str = "launch.train",
-                                                extra_overrides: Sequence[tuple[str, object]] = ()) -> str:
+def format_tpu_commands(
+    sweep: Sweep,
+    root: str,
+    *,
+    tpu_name: str,
+    zone: str,
+    repo_dir: str,
+    python: str = "python3",
+    train_module: str = "launch.train",
+    extra_overrides: Sequence[tuple[str, object]] = (),
+) -> str:
     """Returns one `gcloud compute tpus tpu-vm ssh` command per run, to run one after another."""
     lines = [
-            f"# Sweep {sweep.name}: {len(sweep.runs)} runs. Each command uses every worker of the TPU "
-            "VM, so run them one after another.",
-            "# ROOT must be a file system that every worker mounts and can write (gcsfuse, NFS).",
-            "# --distributed makes the workers one JAX job (jax.distributed.initialize).",
+        f"# Sweep {sweep.name}: {len(sweep.runs)} runs. Each command uses every worker of the TPU "
+        "VM, so run them one after another.",
+        "# ROOT must be a file system that every worker mounts and can write (gcsfuse, NFS).",
+        "# --distributed makes the workers one JAX job (jax.distributed.initialize).",
     ]
     for run in sweep.runs:
         workdir = f"{root.rstrip('/')}/{run.name}"
-        train = shlex.join([python, "-m", train_module, "--distributed",
-                                                *train_args(run, sweep.name, workdir, extra_overrides)])
+        train = shlex.join(
+            [
+                python,
+                "-m",
+                train_module,
+                "--distributed",
+                *train_args(run, sweep.name, workdir, extra_overrides),
+            ]
+        )
         remote = f"cd {shlex.quote(repo_dir)} && {train}"
-        lines.append(f"gcloud compute tpus tpu-vm ssh {shlex.quote(tpu_name)} "
-                                  f"--zone={shlex.quote(zone)} --worker=all --command={shlex.quote(remote)}")
+        lines.append(
+            f"gcloud compute tpus tpu-vm ssh {shlex.quote(tpu_name)} "
+            f"--zone={shlex.quote(zone)} --worker=all --command={shlex.quote(remote)}"
+        )
     return "\n".join(lines) + "\n"
 
 
-def format_slurm_script(sweep: Sweep, root: str, *, repo_dir: str, partition: str,
-                                                python: str = "python3", train_module: str = "launch.train",
-                                                extra_overrides: Sequence[tuple[str, object]] = ()) -> str:
+def format_slurm_script(
+    sweep: Sweep,
+    root: str,
+    *,
+    repo_dir: str,
+    partition: str,
+    python: str = "python3",
+    train_module: str = "launch.train",
+    extra_overrides: Sequence[tuple[str, object]] = (),
+) -> str:
     """Returns an sbatch script whose array task i runs the sweep's run i."""
     commands = []
     for run in sweep.runs:
         workdir = f"{root.rstrip('/')}/{run.name}"
-        commands.append(shlex.join([python, "-m", train_module,
-                                                                *train_args(run, sweep.name, workdir, extra_overrides)]))
+        commands.append(
+            shlex.join(
+                [python, "-m", train_module, *train_args(run, sweep.name, workdir, extra_overrides)]
+            )
+        )
     lines = [
-            "#!/bin/bash",
-            f"#SBATCH --job-name={sweep.name}",
-            f"#SBATCH --array=0-{len(commands) - 1}",
-            f"#SBATCH --partition={partition}",
-            "#SBATCH --gres=gpu:1",
-            "#SBATCH --output=%x-%A_%a.out",
-            "# Edit the partition and GPU lines, and add a time limit, for your cluster.",
-            "set -euo pipefail",
-            f"cd {shlex.quote(repo_dir)}",
-            "COMMANDS=(",
-            *(f"  {shlex.quote(command)}" for command in commands),
-            ")",
-            'echo "Array task ${SLURM_ARRAY_TASK_ID}: ${COMMANDS[$SLURM_ARRAY_TASK_ID]}"',
-            'eval "${COMMANDS[$SLURM_ARRAY_TASK_ID]}"',
+        "#!/bin/bash",
+        f"#SBATCH --job-name={sweep.name}",
+        f"#SBATCH --array=0-{len(commands) - 1}",
+        f"#SBATCH --partition={partition}",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --output=%x-%A_%a.out",
+        "# Edit the partition and GPU lines, and add a time limit, for your cluster.",
+        "set -euo pipefail",
+        f"cd {shlex.quote(repo_dir)}",
+        "COMMANDS=(",
+        *(f"  {shlex.quote(command)}" for command in commands),
+        ")",
+        'echo "Array task ${SLURM_ARRAY_TASK_ID}: ${COMMANDS[$SLURM_ARRAY_TASK_ID]}"',
+        'eval "${COMMANDS[$SLURM_ARRAY_TASK_ID]}"',
     ]
     return "\n".join(lines) + "\n"
 
@@ -414,8 +509,10 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if not _SWEEP.value or not _ROOT.value:
-        raise app.UsageError("Both --sweep and --root are required, e.g. "
-                                                  "--sweep=configs/sweeps/demo.py --root=runs/demo.")
+        raise app.UsageError(
+            "Both --sweep and --root are required, e.g. "
+            "--sweep=configs/sweeps/demo.py --root=runs/demo."
+        )
     try:
         sweep = select_runs(load_sweep(_SWEEP.value), _ONLY.value)
     except (FileNotFoundError, ValueError) as e:
@@ -424,21 +521,50 @@ def main(argv: Sequence[str]) -> int:
     extra = [("wandb.mode", _WANDB_MODE.value)] if _WANDB_MODE.value else []
 
     if _PRINT.value == "tpu":
-        print(format_tpu_commands(sweep, _ROOT.value, tpu_name=_TPU_NAME.value, zone=_ZONE.value,
-                                                            repo_dir=_REPO_DIR.value, python=_REMOTE_PYTHON.value,
-                                                            train_module=_TRAIN_MODULE.value, extra_overrides=extra), end="")
+        print(
+            format_tpu_commands(
+                sweep,
+                _ROOT.value,
+                tpu_name=_TPU_NAME.value,
+                zone=_ZONE.value,
+                repo_dir=_REPO_DIR.value,
+                python=_REMOTE_PYTHON.value,
+                train_module=_TRAIN_MODULE.value,
+                extra_overrides=extra,
+            ),
+            end="",
+        )
         return 0
     if _PRINT.value == "slurm":
-        print(format_slurm_script(sweep, _ROOT.value, repo_dir=_REPO_DIR.value,
-                                                            partition=_PARTITION.value, python=_REMOTE_PYTHON.value,
-                                                            train_module=_TRAIN_MODULE.value, extra_overrides=extra), end="")
+        print(
+            format_slurm_script(
+                sweep,
+                _ROOT.value,
+                repo_dir=_REPO_DIR.value,
+                partition=_PARTITION.value,
+                python=_REMOTE_PYTHON.value,
+                train_module=_TRAIN_MODULE.value,
+                extra_overrides=extra,
+            ),
+            end="",
+        )
         return 0
 
-    outcomes = run_sweep(sweep, _ROOT.value, parallel=_PARALLEL.value,
-                                              train_module=_TRAIN_MODULE.value, extra_overrides=extra)
+    outcomes = run_sweep(
+        sweep,
+        _ROOT.value,
+        parallel=_PARALLEL.value,
+        train_module=_TRAIN_MODULE.value,
+        extra_overrides=extra,
+    )
     counts = collections.Counter(outcome.status for outcome in outcomes)
-    logging.info("Sweep %s done: %d completed, %d skipped as already completed, %d failed.",
-                              sweep.name, counts["completed"], counts["skipped"], counts["failed"])
+    logging.info(
+        "Sweep %s done: %d completed, %d skipped as already completed, %d failed.",
+        sweep.name,
+        counts["completed"],
+        counts["skipped"],
+        counts["failed"],
+    )
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     for outcome in failed:
         logging.error("Failed run %s: %s", outcome.run.name, outcome.error)

@@ -32,11 +32,14 @@ def git_commit(repo_dir: str | None = None) -> str:
     repo_dir = repo_dir or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         commit = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=repo_dir, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], cwd=repo_dir, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=repo_dir, capture_output=True, text=True, check=True,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo_dir,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -63,12 +66,22 @@ def _to_jsonable(value: Any) -> Any:
 class LocalTracker:
     """Writes config.json, metrics.jsonl and summary.json into the workdir.
 
-    metrics.jsonl is appended to, so a resumed run continues the same file.
+    metrics.jsonl is appended to, so a resumed run continues the same file. Records after
+    `resume_step` are dropped first, because the resumed run computes and logs those steps again.
     """
 
-    def __init__(self, workdir: str):
+    def __init__(self, workdir: str, resume_step: int | None = None):
         self.workdir = workdir
-        self._metrics_file = open(os.path.join(workdir, "metrics.jsonl"), "a")
+        path = os.path.join(workdir, "metrics.jsonl")
+        if resume_step is not None and os.path.exists(path):
+            with open(path) as f:
+                kept = [
+                    line for line in f if line.strip() and json.loads(line)["step"] <= resume_step
+                ]
+            with open(path + ".tmp", "w") as f:
+                f.writelines(kept)
+            os.replace(path + ".tmp", path)
+        self._metrics_file = open(path, "a")
 
     def log_config(self, config: Mapping[str, Any]) -> None:
         _write_json_atomic(os.path.join(self.workdir, "config.json"), dict(config))
@@ -88,8 +101,18 @@ class LocalTracker:
 class WandbTracker:
     """Sends the same records to Weights & Biases; turns itself off on the first error."""
 
-    def __init__(self, workdir: str, *, mode: str, project: str, entity: str, group: str,
-                              name: str, run_id: str, config: Mapping[str, Any]):
+    def __init__(
+        self,
+        workdir: str,
+        *,
+        mode: str,
+        project: str,
+        entity: str,
+        group: str,
+        name: str,
+        run_id: str,
+        config: Mapping[str, Any],
+    ):
         if mode not in ("online", "offline"):
             raise ValueError(f"WandbTracker needs mode online or offline, got {mode!r}.")
         self._run = None
@@ -98,20 +121,23 @@ class WandbTracker:
 
             self._wandb = wandb
             self._run = wandb.init(
-                    dir=workdir,
-                    mode=mode,
-                    project=project or None,
-                    entity=entity or None,
-                    group=group or None,
-                    name=name or None,
-                    id=run_id,
-                    resume="allow",
-                    config=dict(config),
-                    settings=wandb.Settings(init_timeout=60, silent=True),
+                dir=workdir,
+                mode=mode,
+                project=project or None,
+                entity=entity or None,
+                group=group or None,
+                name=name or None,
+                id=run_id,
+                resume="allow",
+                config=dict(config),
+                settings=wandb.Settings(init_timeout=60, silent=True),
             )
         except Exception as error:  # W&B raises many types; none of them may stop training.
-            logging.warning("W&B failed to start (%s: %s); logging to the workdir only.",
-                                            type(error).__name__, error)
+            logging.warning(
+                "W&B failed to start (%s: %s); logging to the workdir only.",
+                type(error).__name__,
+                error,
+            )
             self._run = None
 
     @property
@@ -124,13 +150,18 @@ class WandbTracker:
         try:
             fn()
         except Exception as error:  # Same reason as in __init__.
-            logging.warning("W&B failed to %s (%s: %s); logging to the workdir only from now on.",
-                                            action, type(error).__name__, error)
+            logging.warning(
+                "W&B failed to %s (%s: %s); logging to the workdir only from now on.",
+                action,
+                type(error).__name__,
+                error,
+            )
             self._run = None
 
     def log_config(self, config: Mapping[str, Any]) -> None:
-        self._guard("log the config", lambda: self._run.config.update(dict(config),
-                                                                                                                                    allow_val_change=True))
+        self._guard(
+            "log the config", lambda: self._run.config.update(dict(config), allow_val_change=True)
+        )
 
     def log_metrics(self, step: int, metrics: Mapping[str, Any]) -> None:
         self._guard("log metrics", lambda: self._run.log(dict(metrics), step=int(step)))
@@ -166,24 +197,43 @@ class MultiTracker:
             tracker.close()
 
 
-def make_tracker(workdir: str, wandb_config: Mapping[str, Any], *, run_id: str,
-                                  config: Mapping[str, Any], is_main_process: bool = True) -> MultiTracker:
+def check_wandb_mode(mode: str) -> None:
+    """Raises ValueError unless `mode` is a W&B mode that the tracker supports."""
+    if mode not in ("online", "offline", "disabled"):
+        raise ValueError(
+            f"Invalid wandb.mode {mode!r}: use online, offline or disabled (--config.wandb.mode=...)."
+        )
+
+
+def make_tracker(
+    workdir: str,
+    wandb_config: Mapping[str, Any],
+    *,
+    run_id: str,
+    config: Mapping[str, Any],
+    is_main_process: bool = True,
+    resume_step: int | None = None,
+) -> MultiTracker:
     """Builds the local tracker plus W&B unless its mode is "disabled".
 
     In a multi-host run only the main process (process 0) writes; the others get no trackers.
+    `resume_step` is the step of the restored checkpoint, when the run resumes.
     """
     mode = wandb_config["mode"]
-    if mode not in ("online", "offline", "disabled"):
-        raise ValueError(
-                f"Invalid wandb.mode {mode!r}: use online, offline or disabled (--config.wandb.mode=...)."
-        )
+    check_wandb_mode(mode)
     if not is_main_process:
         return MultiTracker([])
-    trackers: list[Tracker] = [LocalTracker(workdir)]
+    trackers: list[Tracker] = [LocalTracker(workdir, resume_step)]
     if mode != "disabled":
         wandb_tracker = WandbTracker(
-                workdir, mode=mode, project=wandb_config["project"], entity=wandb_config["entity"],
-                group=wandb_config["group"], name=wandb_config["name"], run_id=run_id, config=config,
+            workdir,
+            mode=mode,
+            project=wandb_config["project"],
+            entity=wandb_config["entity"],
+            group=wandb_config["group"],
+            name=wandb_config["name"],
+            run_id=run_id,
+            config=config,
         )
         if wandb_tracker.active:
             trackers.append(wandb_tracker)

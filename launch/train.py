@@ -23,21 +23,23 @@ from launch import trainer
 from tasks import errors
 
 _CONFIG = config_flags.DEFINE_config_file(
-        "config", None,
-        "Task config file with its arguments, e.g. configs/listops.py:model=tnn,smoke.",
-        lock_config=True,
+    "config",
+    None,
+    "Task config file with its arguments, e.g. configs/listops.py:model=tnn,smoke.",
+    lock_config=True,
 )
 _WORKDIR = flags.DEFINE_string(
-        "workdir", None, "Run directory for config.json, metrics.jsonl, summary.json and checkpoints."
+    "workdir", None, "Run directory for config.json, metrics.jsonl, summary.json and checkpoints."
 )
 _DISTRIBUTED = flags.DEFINE_bool(
-        "distributed", False,
-        "Join a multi-host run with jax.distributed.initialize(): pass it on every host of a TPU "
-        "pod slice or Slurm job. The coordinator is auto-detected there, or set by the three flags "
-        "below.",
+    "distributed",
+    False,
+    "Join a multi-host run with jax.distributed.initialize(): pass it on every host of a TPU "
+    "pod slice or Slurm job. The coordinator is auto-detected there, or set by the three flags "
+    "below.",
 )
 _COORDINATOR = flags.DEFINE_string(
-        "coordinator_address", None, "With --distributed: host:port of process 0, e.g. 10.0.0.2:1234."
+    "coordinator_address", None, "With --distributed: host:port of process 0, e.g. 10.0.0.2:1234."
 )
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "With --distributed: process count.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "With --distributed: this process's index.")
@@ -47,8 +49,11 @@ flags.mark_flags_as_required(["config", "workdir"])
 def format_report(summary: dict, workdir: str) -> str:
     """Formats the end-of-run report printed to stdout."""
     memory = summary["peak_memory_bytes"]
-    memory_text = "n/a" if memory is None else f"{memory / 2**20:.0f} MiB ({summary['peak_memory_source']})"
-    return "\n".join([
+    memory_text = (
+        "n/a" if memory is None else f"{memory / 2**20:.0f} MiB ({summary['peak_memory_source']})"
+    )
+    return "\n".join(
+        [
             f"task {summary['task']}, model {summary['model']}, {summary['steps']} steps, "
             f"{summary['num_params']:,} parameters",
             f"  val accuracy  {summary['val_accuracy']:.4f}  (best, at step {summary['best_step']})",
@@ -59,7 +64,8 @@ def format_report(summary: dict, workdir: str) -> str:
             f"  compile       {summary['compile_seconds']:.1f} s (train step), peak memory "
             f"{memory_text}",
             f"  outputs       {workdir}/summary.json, metrics.jsonl, config.json, checkpoints/",
-    ])
+        ]
+    )
 
 
 def _load_config_file(spec: str):
@@ -78,13 +84,17 @@ def unknown_key_message(argv: list[str], error: Exception) -> str | None:
     if not match:
         return None
     key = match.group(1)
-    overrides = [a for a in argv if a.startswith("--config.") and re.search(rf"\.{key}(=|\.|$)", a.split("=")[0])]
+    overrides = [
+        a
+        for a in argv
+        if a.startswith("--config.") and re.search(rf"\.{key}(=|\.|$)", a.split("=")[0])
+    ]
     config_arg = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
     if not overrides or config_arg is None:
         return None
     flag = overrides[0].split("=")[0]
-    parent_path = flag[len("--config."):].split(".")
-    parent_path = parent_path[:parent_path.index(key)]
+    parent_path = flag[len("--config.") :].split(".")
+    parent_path = parent_path[: parent_path.index(key)]
     try:
         node = _load_config_file(config_arg)
         for part in parent_path:
@@ -95,20 +105,25 @@ def unknown_key_message(argv: list[str], error: Exception) -> str | None:
     where = "config." + ".".join(parent_path) if parent_path else "config"
     suggestion = re.search(r'Did you mean "([A-Za-z0-9_]+)"', str(error))
     hint = f" Did you mean {suggestion.group(1)!r}?" if suggestion else ""
-    return (f"Unknown config key {key!r} in {flag}: {where} has no such key.{hint} "
-                    f"Valid keys of {where}: {known}.")
+    return (
+        f"Unknown config key {key!r} in {flag}: {where} has no such key.{hint} "
+        f"Valid keys of {where}: {known}."
+    )
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """Parses flags, turning an unknown --config.KEY into a one-line error that names the key."""
+    """Parses flags; a bad flag or config key ends the program with one line that names it."""
     try:
         return flags.FLAGS(argv)
     except (AttributeError, KeyError) as error:
-        message = unknown_key_message(argv, error)
-        if message is None:
-            raise
-        print(f"FATAL Flags parsing error: {message}", file=sys.stderr)
-        sys.exit(2)
+        message = unknown_key_message(argv, error) or str(error)
+    except (flags.Error, ValueError, OSError) as error:
+        # Config files raise ValueError for bad arguments, and absl wraps it in a flag error
+        # whose last line is the message.
+        message = str(error).strip().splitlines()[-1]
+    print(f"FATAL Flags parsing error: {message}", file=sys.stderr)
+    print("Run with --helpshort for the flags; configs/base.py lists the config keys.", file=sys.stderr)
+    sys.exit(2)
 
 
 class _QuietLibraries(logging_std.Filter):
@@ -126,14 +141,22 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if _DISTRIBUTED.value:
         jax.distributed.initialize(
-                coordinator_address=_COORDINATOR.value,
-                num_processes=_NUM_PROCESSES.value,
-                process_id=_PROCESS_ID.value,
+            coordinator_address=_COORDINATOR.value,
+            num_processes=_NUM_PROCESSES.value,
+            process_id=_PROCESS_ID.value,
         )
-        logging.info("Process %d of %d, %d local and %d global devices.", jax.process_index(),
-                                  jax.process_count(), jax.local_device_count(), jax.device_count())
+        logging.info(
+            "Process %d of %d, %d local and %d global devices.",
+            jax.process_index(),
+            jax.process_count(),
+            jax.local_device_count(),
+            jax.device_count(),
+        )
     try:
         summary = trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    except KeyboardInterrupt:
+        print("Interrupted. Rerun the same command to resume from the last checkpoint.", file=sys.stderr)
+        sys.exit(130)
     except (*errors.DATA_ERRORS, PermissionError) as error:
         # These name the file, line or directory and the fix, so a traceback adds nothing.
         print(f"Error: {error}", file=sys.stderr)

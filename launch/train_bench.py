@@ -59,20 +59,24 @@ def _names(text: str, known: tuple[str, ...], what: str) -> list[str]:
     unknown = [name for name in names if name not in known]
     if unknown:
         raise argparse.ArgumentTypeError(
-                f"unknown {what} {', '.join(unknown)}; known: {', '.join(known)}")
+            f"unknown {what} {', '.join(unknown)}; known: {', '.join(known)}"
+        )
     return names
 
 
 def random_batch(spec, batch_size: int, seed: int) -> dict[str, np.ndarray]:
     """Returns a full-length batch of random tokens in the task's vocabulary."""
     rng = np.random.default_rng(seed)
-    shape = (batch_size, spec.max_length) if spec.num_inputs == 1 else (
-            batch_size, spec.num_inputs, spec.max_length)
+    shape = (
+        (batch_size, spec.max_length)
+        if spec.num_inputs == 1
+        else (batch_size, spec.num_inputs, spec.max_length)
+    )
     return {
-            "inputs": rng.integers(0, spec.vocab_size, shape, dtype=np.int32),
-            "mask": np.ones(shape, bool),
-            "label": rng.integers(0, spec.num_classes, (batch_size,), dtype=np.int32),
-            "valid": np.ones((batch_size,), bool),
+        "inputs": rng.integers(0, spec.vocab_size, shape, dtype=np.int32),
+        "mask": np.ones(shape, bool),
+        "label": rng.integers(0, spec.num_classes, (batch_size,), dtype=np.int32),
+        "valid": np.ones((batch_size,), bool),
     }
 
 
@@ -82,8 +86,14 @@ def measure(task: str, mixer: str, *, batch_size: int, repeats: int) -> TrainMea
     config = module.get_config(f"model={mixer},smoke")
     config.batch_size = batch_size
     config.eval_batch_size = batch_size
-    spec = tasks.task_spec(task, {key: value for key, value in config.task.items()
-                                                                if key not in ("name", "data_dir", "cache_dir")})
+    spec = tasks.task_spec(
+        task,
+        {
+            key: value
+            for key, value in config.task.items()
+            if key not in ("name", "data_dir", "cache_dir")
+        },
+    )
     # The schedule only shapes the learning rate here; a long one keeps it away from zero.
     schedule = trainer_lib.schedule_steps(config, batch_size * 1000)
     trainer = trainer_lib.Trainer(config, spec, schedule)
@@ -100,45 +110,61 @@ def measure(task: str, mixer: str, *, batch_size: int, repeats: int) -> TrainMea
         times.append(time.perf_counter() - start)
 
     analysis = trainer._train_step.memory_analysis()
-    memory = None if analysis is None else int(
-            analysis.temp_size_in_bytes + analysis.argument_size_in_bytes
-            + analysis.output_size_in_bytes)
+    memory = (
+        None
+        if analysis is None
+        else int(
+            analysis.temp_size_in_bytes
+            + analysis.argument_size_in_bytes
+            + analysis.output_size_in_bytes
+        )
+    )
     return TrainMeasurement(
-            task=task, mixer=mixer, seq_len=spec.max_length, num_inputs=spec.num_inputs,
-            batch_size=batch_size, compile_s=trainer.compile_seconds["train_step"],
-            step_s=statistics.median(times), memory_bytes=memory)
+        task=task,
+        mixer=mixer,
+        seq_len=spec.max_length,
+        num_inputs=spec.num_inputs,
+        batch_size=batch_size,
+        compile_s=trainer.compile_seconds["train_step"],
+        step_s=statistics.median(times),
+        memory_bytes=memory,
+    )
 
 
-def write_page(path: str, results: list[TrainMeasurement], info: dict[str, str],
-                              command: str) -> None:
+def write_page(
+    path: str, results: list[TrainMeasurement], info: dict[str, str], command: str
+) -> None:
     """Writes the markdown page: one table row per task x mixer, with ratios to tnn."""
     base = {m.task: m for m in results if m.mixer == BASELINE}
     lines = [
-            "# Train-step throughput per task and mixer",
-            "",
-            "Written by `launch/train_bench.py`; rerun it to refresh this page. Smoke width and depth,",
-            "each task at its real padded length, random tokens (no input pipeline). Step time is the",
-            "median over the timed steps after one warm-up step, each ended by `block_until_ready`;",
-            "compile time is measured apart. Memory is XLA's memory analysis of the compiled step",
-            "(arguments, outputs and temporaries). `vs tnn` is examples/s divided by `tnn`'s on the",
-            "same task, measured in this run.",
-            "",
-            f"Command: `{command}`",
-            "",
-            "| " + " | ".join(f"{key}: {value}" for key, value in info.items()) + " |",
-            "",
-            "| task | N | mixer | batch | compile (s) | step (ms) | examples/s | tokens/s | vs tnn | memory (MiB) |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+        "# Train-step throughput per task and mixer",
+        "",
+        "Written by `python -m launch.bench train`; rerun it to refresh this page. Smoke width and depth,",
+        "each task at its real padded length, random tokens (no input pipeline). Step time is the",
+        "median over the timed steps after one warm-up step, each ended by `block_until_ready`;",
+        "compile time is measured apart. Memory is XLA's memory analysis of the compiled step",
+        "(arguments, outputs and temporaries). `vs tnn` is examples/s divided by `tnn`'s on the",
+        "same task, measured in this run.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Machine: " + ", ".join(f"{key} {value}" for key, value in info.items()) + ".",
+        "",
+        "| task | N | mixer | batch | compile (s) | step (ms) | examples/s | tokens/s | vs tnn | memory (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in results:
         baseline = base.get(m.task)
-        ratio = "n/a" if baseline is None else f"{m.examples_per_sec / baseline.examples_per_sec:.2f}x"
+        ratio = (
+            "n/a" if baseline is None else f"{m.examples_per_sec / baseline.examples_per_sec:.2f}x"
+        )
         memory = "n/a" if m.memory_bytes is None else f"{m.memory_bytes / 2**20:.1f}"
         length = m.seq_len if m.num_inputs == 1 else f"{m.num_inputs} x {m.seq_len}"
         lines.append(
-                f"| {m.task} | {length} | {m.mixer} | {m.batch_size} | {m.compile_s:.1f} | "
-                f"{m.step_s * 1e3:.1f} | {m.examples_per_sec:.1f} | {m.tokens_per_sec:,.0f} | {ratio} | "
-                f"{memory} |")
+            f"| {m.task} | {length} | {m.mixer} | {m.batch_size} | {m.compile_s:.1f} | "
+            f"{m.step_s * 1e3:.1f} | {m.examples_per_sec:.1f} | {m.tokens_per_sec:,.0f} | {ratio} | "
+            f"{memory} |"
+        )
     with open(path, "w") as page:
         page.write("\n".join(lines) + "\n")
 
@@ -151,9 +177,11 @@ def run_train(args: argparse.Namespace) -> list[TrainMeasurement]:
     for task in args.tasks:
         for mixer in mixers:
             result = measure(task, mixer, batch_size=args.batch, repeats=args.repeats)
-            print(f"{task:>10} {mixer:>10}: compile {result.compile_s:5.1f} s, step "
-                        f"{result.step_s * 1e3:8.1f} ms, {result.examples_per_sec:7.1f} examples/s",
-                        flush=True)
+            print(
+                f"{task:>10} {mixer:>10}: compile {result.compile_s:5.1f} s, step "
+                f"{result.step_s * 1e3:8.1f} ms, {result.examples_per_sec:7.1f} examples/s",
+                flush=True,
+            )
             results.append(result)
 
     os.makedirs(args.out, exist_ok=True)
@@ -161,8 +189,18 @@ def run_train(args: argparse.Namespace) -> list[TrainMeasurement]:
     command = "python -m launch.bench " + " ".join(args.argv)
     write_page(stem + ".md", results, bench.machine_info(), command)
     with open(stem + ".json", "w") as raw:
-        json.dump([{**dataclasses.asdict(m), "examples_per_sec": m.examples_per_sec,
-                                "tokens_per_sec": m.tokens_per_sec} for m in results], raw, indent=2)
+        json.dump(
+            [
+                {
+                    **dataclasses.asdict(m),
+                    "examples_per_sec": m.examples_per_sec,
+                    "tokens_per_sec": m.tokens_per_sec,
+                }
+                for m in results
+            ],
+            raw,
+            indent=2,
+        )
     print(f"Wrote {stem}.md and {stem}.json")
     return results
 
@@ -170,14 +208,28 @@ def run_train(args: argparse.Namespace) -> list[TrainMeasurement]:
 def add_parser(commands) -> None:
     """Registers the `train` subcommand on the benchmark's argument parser."""
     parser = commands.add_parser("train", help="time the train step of every task x mixer")
-    parser.add_argument("--tasks", type=lambda text: _names(text, TASKS, "task"),
-                                            default=list(TASKS), help="tasks, comma-separated (default: all six)")
-    parser.add_argument("--mixers", type=lambda text: _names(text, MIXERS, "mixer"),
-                                            default=list(MIXERS), help="mixers, comma-separated; tnn is always added "
-                                            "(default: all)")
+    parser.add_argument(
+        "--tasks",
+        type=lambda text: _names(text, TASKS, "task"),
+        default=list(TASKS),
+        help="tasks, comma-separated (default: all six)",
+    )
+    parser.add_argument(
+        "--mixers",
+        type=lambda text: _names(text, MIXERS, "mixer"),
+        default=list(MIXERS),
+        help="mixers, comma-separated; tnn is always added (default: all)",
+    )
     parser.add_argument("--batch", type=int, default=4, help="batch size (default: 4)")
-    parser.add_argument("--repeats", type=int, default=5,
-                                            help="timed steps per measurement, after one warm-up step (default: 5)")
-    parser.add_argument("--out", default=os.path.join("results", "bench"),
-                                            help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed steps per measurement, after one warm-up step (default: 5)",
+    )
+    parser.add_argument(
+        "--out",
+        default=os.path.join("results", "bench"),
+        help="output folder (default: %(default)s)",
+    )
     parser.set_defaults(run=run_train)

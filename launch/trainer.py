@@ -57,33 +57,33 @@ def schedule_steps(config: ml_collections.ConfigDict, num_train_examples: int) -
     steps_per_epoch = num_train_examples // config.batch_size
     if steps_per_epoch < 1:
         raise ValueError(
-                f"batch_size {config.batch_size} is larger than the train split "
-                f"({num_train_examples} examples). Lower --config.batch_size."
+            f"batch_size {config.batch_size} is larger than the train split "
+            f"({num_train_examples} examples). Lower --config.batch_size."
         )
     if config.num_epochs < 1:
         raise ValueError(f"Invalid num_epochs {config.num_epochs}: train for at least one epoch.")
     total_steps = config.num_epochs * steps_per_epoch
     eval_every = config.eval_every_steps or steps_per_epoch
     return Schedule(
-            steps_per_epoch=steps_per_epoch,
-            total_steps=total_steps,
-            # A warm-up longer than the run would never reach the peak rate.
-            warmup_steps=min(config.optim.warmup_steps, total_steps // 2),
-            eval_every_steps=eval_every,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        # A warm-up longer than the run would never reach the peak rate.
+        warmup_steps=min(config.optim.warmup_steps, total_steps // 2),
+        eval_every_steps=eval_every,
     )
 
 
 def make_optimizer(optim: ml_collections.ConfigDict, schedule: Schedule):
     """AdamW with linear warm-up to the peak rate, then cosine decay to zero at the last step."""
     learning_rate = optax.warmup_cosine_decay_schedule(
-            init_value=0.0,
-            peak_value=optim.learning_rate,
-            warmup_steps=schedule.warmup_steps,
-            decay_steps=schedule.total_steps,
-            end_value=0.0,
+        init_value=0.0,
+        peak_value=optim.learning_rate,
+        warmup_steps=schedule.warmup_steps,
+        decay_steps=schedule.total_steps,
+        end_value=0.0,
     )
     tx = optax.adamw(
-            learning_rate, b1=optim.b1, b2=optim.b2, eps=optim.eps, weight_decay=optim.weight_decay
+        learning_rate, b1=optim.b1, b2=optim.b2, eps=optim.eps, weight_decay=optim.weight_decay
     )
     return tx, learning_rate
 
@@ -100,8 +100,8 @@ def check_workdir(workdir: str) -> str:
         os.remove(probe)
     except OSError as error:
         raise PermissionError(
-                f"Cannot write to workdir {workdir!r} ({error.strerror}). "
-                "Pass a writable directory with --workdir."
+            f"Cannot write to workdir {workdir!r} ({error.strerror}). "
+            "Pass a writable directory with --workdir."
         ) from error
     return workdir
 
@@ -132,14 +132,15 @@ class Trainer:
         self.schedule = schedule
         # Auto axes let XLA propagate the batch sharding through the model, so tnn/ needs no
         # sharding annotations.
-        self.mesh = jax.make_mesh((jax.device_count(),), (DATA_AXIS,),
-                                                            axis_types=(jax.sharding.AxisType.Auto,))
+        self.mesh = jax.make_mesh(
+            (jax.device_count(),), (DATA_AXIS,), axis_types=(jax.sharding.AxisType.Auto,)
+        )
         num_devices = jax.device_count()
         for name in ("batch_size", "eval_batch_size"):
             if config[name] % num_devices:
                 raise ValueError(
-                        f"{name} {config[name]} is not divisible by the {num_devices} devices of the "
-                        f"mesh. Set --config.{name} to a multiple of {num_devices}."
+                    f"{name} {config[name]} is not divisible by the {num_devices} devices of the "
+                    f"mesh. Set --config.{name} to a multiple of {num_devices}."
                 )
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.batch_sharding = NamedSharding(self.mesh, PartitionSpec(DATA_AXIS))
@@ -189,9 +190,9 @@ class Trainer:
         optimizer.update(model, grads)
         correct = jnp.sum(jnp.argmax(logits_BK, axis=-1) == batch["label"])
         metrics = {
-                "loss": loss,
-                "correct": correct,
-                "grad_norm": optax.global_norm(grads),
+            "loss": loss,
+            "correct": correct,
+            "grad_norm": optax.global_norm(grads),
         }
         new_state = {"model": nnx.state(model), "optimizer": nnx.state(optimizer)}
         return new_state, metrics
@@ -203,16 +204,16 @@ class Trainer:
         losses_B = _cross_entropy(logits_BK, batch["label"])
         correct_B = jnp.argmax(logits_BK, axis=-1) == batch["label"]
         return {
-                "loss_sum": jnp.sum(jnp.where(valid_B, losses_B, 0.0)),
-                "correct": jnp.sum(correct_B & valid_B),
-                "count": jnp.sum(valid_B),
+            "loss_sum": jnp.sum(jnp.where(valid_B, losses_B, 0.0)),
+            "correct": jnp.sum(correct_B & valid_B),
+            "count": jnp.sum(valid_B),
         }
 
     def shard_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         """Places a process-local batch on the mesh, split along the data axis."""
         return {
-                key: jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(value))
-                for key, value in batch.items()
+            key: jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(value))
+            for key, value in batch.items()
         }
 
     def compile(self, train_batch: dict[str, jax.Array], eval_batch: dict[str, jax.Array]) -> None:
@@ -223,9 +224,9 @@ class Trainer:
         """
         start = time.perf_counter()
         train_jit = jax.jit(
-                self._train_step_fn,
-                donate_argnums=0,
-                out_shardings=(self.replicated, self.replicated),
+            self._train_step_fn,
+            donate_argnums=0,
+            out_shardings=(self.replicated, self.replicated),
         )
         self._train_step = train_jit.lower(self.state, train_batch).compile()
         self.compile_seconds["train_step"] = time.perf_counter() - start
@@ -249,8 +250,11 @@ class Trainer:
         count = totals["count"]
         if count == 0:
             raise ValueError("Evaluation split is empty: there is nothing to evaluate.")
-        return {"loss": totals["loss_sum"] / count, "accuracy": totals["correct"] / count,
-                        "count": count}
+        return {
+            "loss": totals["loss_sum"] / count,
+            "accuracy": totals["correct"] / count,
+            "count": count,
+        }
 
 
 def _load_task(config: ml_collections.ConfigDict):
@@ -258,11 +262,11 @@ def _load_task(config: ml_collections.ConfigDict):
 
     def load():
         return tasks.load_task(
-                config.task.name,
-                data_dir=config.task.data_dir or None,
-                cache_dir=config.task.cache_dir or None,
-                seed=config.seed,
-                options=builders.task_options(config.task),
+            config.task.name,
+            data_dir=config.task.data_dir or None,
+            cache_dir=config.task.cache_dir or None,
+            seed=config.seed,
+            options=builders.task_options(config.task),
         )
 
     if jax.process_count() == 1:
@@ -295,8 +299,8 @@ def workdir_lock(workdir: str):
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
             raise RuntimeError(
-                    f"Another trainer is already running in workdir {workdir!r}. Wait for it to finish or "
-                    "stop it, or pass another --workdir."
+                f"Another trainer is already running in workdir {workdir!r}. Wait for it to finish or "
+                "stop it, or pass another --workdir."
             ) from error
         try:
             yield
@@ -304,8 +308,9 @@ def workdir_lock(workdir: str):
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
-                                              stop_at_step: int | None = None) -> dict[str, Any] | None:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, *, stop_at_step: int | None = None
+) -> dict[str, Any] | None:
     """Trains and evaluates one run, writing everything into `workdir`.
 
     Args:
@@ -317,13 +322,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     Returns:
       The summary written to `summary.json`, or None when stopped early.
     """
+    tracker_lib.check_wandb_mode(config.wandb.mode)
     workdir = check_workdir(workdir)
     with workdir_lock(workdir):
         return _train_and_evaluate(config, workdir, stop_at_step)
 
 
-def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                                                stop_at_step: int | None) -> dict[str, Any] | None:
+def _train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, stop_at_step: int | None
+) -> dict[str, Any] | None:
     commit = tracker_lib.git_commit()
     loaded = _load_task(config)
     spec = loaded.spec
@@ -335,21 +342,28 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     local_batch = config.batch_size // process_count
     local_eval_batch = config.eval_batch_size // process_count
     train_iter = pipeline.train_iterator(
-            loaded.splits["train"], spec, batch_size=local_batch, seed=config.seed,
-            shard_index=process_index, shard_count=process_count,
+        loaded.splits["train"],
+        spec,
+        batch_size=local_batch,
+        seed=config.seed,
+        shard_index=process_index,
+        shard_count=process_count,
     )
 
     def eval_split(split: str) -> dict[str, float]:
         # eval_batches gives every process the same number of batches, so the jitted eval step
         # runs in lockstep on all hosts.
         batches = pipeline.eval_batches(
-                loaded.splits[split], spec, batch_size=local_eval_batch,
-                shard_index=process_index, shard_count=process_count,
+            loaded.splits[split],
+            spec,
+            batch_size=local_eval_batch,
+            shard_index=process_index,
+            shard_count=process_count,
         )
         return trainer.evaluate(batches)
 
     checkpointer = checkpointing.Checkpointer(
-            os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints
+        os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints
     )
     step = 0
     best = {"val_accuracy": -1.0, "step": None}
@@ -361,21 +375,45 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         best = {"val_accuracy": meta["best_val_accuracy"], "step": meta["best_step"]}
         logging.info("Resumed from the checkpoint at step %d in %s.", step, checkpointer.directory)
 
-    config_record = {"config": config.to_dict(), "git_commit": commit, "task_info": loaded.info,
-                                      "num_params": trainer.num_params, "schedule": dataclasses.asdict(schedule)}
+    config_record = {
+        "config": config.to_dict(),
+        "git_commit": commit,
+        "task_info": loaded.info,
+        "num_params": trainer.num_params,
+        "schedule": dataclasses.asdict(schedule),
+    }
     # A stable id, so that a resumed run continues the same W&B run.
-    run_id = f"{config.task.name}-{config.model.mixer}-{hashlib.sha1(workdir.encode()).hexdigest()[:8]}"
-    tracker = tracker_lib.make_tracker(workdir, config.wandb, run_id=run_id,
-                                                                          config=config_record, is_main_process=process_index == 0)
+    run_id = (
+        f"{config.task.name}-{config.model.mixer}-{hashlib.sha1(workdir.encode()).hexdigest()[:8]}"
+    )
+    tracker = tracker_lib.make_tracker(
+        workdir,
+        config.wandb,
+        run_id=run_id,
+        config=config_record,
+        is_main_process=process_index == 0,
+        resume_step=step if latest is not None else None,
+    )
     tracker.log_config(config_record)
 
     first_batch = trainer.shard_batch(next(train_iter))
-    eval_example = next(iter(pipeline.eval_batches(
-            loaded.splits["val"], spec, batch_size=local_eval_batch,
-            shard_index=process_index, shard_count=process_count)))
+    eval_example = next(
+        iter(
+            pipeline.eval_batches(
+                loaded.splits["val"],
+                spec,
+                batch_size=local_eval_batch,
+                shard_index=process_index,
+                shard_count=process_count,
+            )
+        )
+    )
     trainer.compile(first_batch, trainer.shard_batch(eval_example))
-    logging.info("Compiled the train step in %.1f s and the eval step in %.1f s.",
-                              trainer.compile_seconds["train_step"], trainer.compile_seconds["eval_step"])
+    logging.info(
+        "Compiled the train step in %.1f s and the eval step in %.1f s.",
+        trainer.compile_seconds["train_step"],
+        trainer.compile_seconds["eval_step"],
+    )
     tokens_per_example = spec.max_length * spec.num_inputs
 
     def save(step: int, val_accuracy: float | None = None) -> None:
@@ -388,8 +426,14 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         if improved:
             best.update(val_accuracy=val["accuracy"], step=step)
         tracker.log_metrics(step, {"val/loss": val["loss"], "val/accuracy": val["accuracy"]})
-        logging.info("step %d: val accuracy %.4f (loss %.4f, %d examples)%s", step,
-                                  val["accuracy"], val["loss"], val["count"], " new best" if improved else "")
+        logging.info(
+            "step %d: val accuracy %.4f (loss %.4f, %d examples)%s",
+            step,
+            val["accuracy"],
+            val["loss"],
+            val["count"],
+            " new best" if improved else "",
+        )
         save(step, val["accuracy"])
 
     window = {"times": [], "sums": [], "steps": 0, "start": time.perf_counter()}
@@ -405,12 +449,14 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         loss = float(np.mean([m["loss"] for m in sums]))
         if not math.isfinite(loss):
             raise FloatingPointError(
-                    f"Train loss is {loss} at step {step}; the checkpoints before it are kept in "
-                    f"{checkpointer.directory}. Lower --config.optim.learning_rate."
+                f"Train loss is {loss} at step {step}; the checkpoints before it are kept in "
+                f"{checkpointer.directory}. Lower --config.optim.learning_rate."
             )
         accuracy = float(sum(m["correct"] for m in sums)) / (window["steps"] * config.batch_size)
         examples_per_sec = config.batch_size / step_seconds
-        tracker.log_metrics(step, {
+        tracker.log_metrics(
+            step,
+            {
                 "train/loss": loss,
                 "train/accuracy": accuracy,
                 "train/grad_norm": float(np.mean([m["grad_norm"] for m in sums])),
@@ -418,41 +464,71 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                 "train/examples_per_sec": examples_per_sec,
                 "train/tokens_per_sec": examples_per_sec * tokens_per_example,
                 "train/step_seconds": step_seconds,
-        })
-        progress.set_postfix(loss=f"{loss:.3f}", acc=f"{accuracy:.3f}",
-                                                  ex_s=f"{examples_per_sec:.0f}")
+            },
+        )
+        progress.set_postfix(
+            loss=f"{loss:.3f}", acc=f"{accuracy:.3f}", ex_s=f"{examples_per_sec:.0f}"
+        )
         window.update(sums=[], steps=0, start=time.perf_counter())
 
-    progress = tqdm.tqdm(total=schedule.total_steps, initial=step, desc=config.task.name,
-                                              unit="step", dynamic_ncols=True, disable=process_index != 0)
-    batch = first_batch
-    while step < schedule.total_steps:
-        if batch is None:
-            batch = trainer.shard_batch(next(train_iter))
-        window["sums"].append(trainer.train_step(batch))
-        batch = None
-        step += 1
-        window["steps"] += 1
-        progress.update(1)
+    progress = tqdm.tqdm(
+        total=schedule.total_steps,
+        initial=step,
+        desc=config.task.name,
+        unit="step",
+        dynamic_ncols=True,
+        disable=process_index != 0,
+    )
+    try:
+        batch = first_batch
+        while step < schedule.total_steps:
+            if batch is None:
+                batch = trainer.shard_batch(next(train_iter))
+            window["sums"].append(trainer.train_step(batch))
+            batch = None
+            step += 1
+            window["steps"] += 1
+            progress.update(1)
 
-        at_log = step % config.log_every_steps == 0 or step == schedule.total_steps
-        at_eval = step % schedule.eval_every_steps == 0 or step == schedule.total_steps
-        at_save = step % config.checkpoint_every_steps == 0 or step == stop_at_step
-        if at_log or at_eval or at_save:
-            flush_window(step)
-        if at_eval:
-            run_eval(step)
-        elif at_save:
+            at_log = step % config.log_every_steps == 0 or step == schedule.total_steps
+            at_eval = step % schedule.eval_every_steps == 0 or step == schedule.total_steps
+            at_save = step % config.checkpoint_every_steps == 0 or step == stop_at_step
+            if at_log or at_eval or at_save:
+                flush_window(step)
+            if at_eval:
+                run_eval(step)
+            elif at_save:
+                save(step)
+            if at_eval or at_save:
+                # Evaluation and checkpoint writing are not training time.
+                window["start"] = time.perf_counter()
+            if stop_at_step is not None and step >= stop_at_step:
+                progress.close()
+                tracker.close()
+                checkpointer.close()
+                logging.info("Stopped at step %d as requested; the checkpoint is saved.", step)
+                return None
+    except KeyboardInterrupt:
+        progress.close()
+        # The state matches `step` unless the interrupt came while a step was being dispatched,
+        # in which case its buffers were donated and the previous checkpoint is the one to use.
+        try:
             save(step)
-        if at_eval or at_save:
-            # Evaluation and checkpoint writing are not training time.
-            window["start"] = time.perf_counter()
-        if stop_at_step is not None and step >= stop_at_step:
-            progress.close()
-            tracker.close()
-            checkpointer.close()
-            logging.info("Stopped at step %d as requested; the checkpoint is saved.", step)
-            return None
+            logging.warning(
+                "Interrupted at step %d; saved a checkpoint. Rerun the same command to resume.",
+                step,
+            )
+        except Exception as error:  # Any failure here must not hide the interrupt.
+            logging.warning(
+                "Interrupted at step %d; could not save a checkpoint (%s). Rerunning resumes "
+                "from step %s.",
+                step,
+                error,
+                checkpointer.latest_step(),
+            )
+        tracker.close()
+        checkpointer.close()
+        raise
     progress.close()
 
     if best["step"] is not None and best["step"] != step:
@@ -462,32 +538,32 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     median_step = statistics.median(window["times"]) if window["times"] else float("nan")
     examples_per_sec = config.batch_size / median_step
     summary = {
-            "status": "completed",
-            "task": config.task.name,
-            "model": config.model.mixer,
-            "smoke": bool(config.smoke),
-            "val_accuracy": best["val_accuracy"],
-            "best_step": best["step"],
-            "selected_split": "val",
-            "test_accuracy": test["accuracy"],
-            "test_loss": test["loss"],
-            "test_examples": test["count"],
-            "majority_rate": _majority_rate(loaded.splits["test"]),
-            "train_examples_per_sec": examples_per_sec,
-            "train_tokens_per_sec": examples_per_sec * tokens_per_example,
-            "train_step_seconds": median_step,
-            "compile_seconds": trainer.compile_seconds["train_step"],
-            "eval_compile_seconds": trainer.compile_seconds["eval_step"],
-            "peak_memory_bytes": memory_bytes,
-            "peak_memory_source": memory_source,
-            "num_params": trainer.num_params,
-            "steps": step,
-            "seq_len": spec.max_length,
-            "batch_size": config.batch_size,
-            "num_devices": jax.device_count(),
-            "backend": jax.default_backend(),
-            "git_commit": commit,
-            "task_info": loaded.info,
+        "status": "completed",
+        "task": config.task.name,
+        "model": config.model.mixer,
+        "smoke": bool(config.smoke),
+        "val_accuracy": best["val_accuracy"],
+        "best_step": best["step"],
+        "selected_split": "val",
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "test_examples": test["count"],
+        "majority_rate": _majority_rate(loaded.splits["test"]),
+        "train_examples_per_sec": examples_per_sec,
+        "train_tokens_per_sec": examples_per_sec * tokens_per_example,
+        "train_step_seconds": median_step,
+        "compile_seconds": trainer.compile_seconds["train_step"],
+        "eval_compile_seconds": trainer.compile_seconds["eval_step"],
+        "peak_memory_bytes": memory_bytes,
+        "peak_memory_source": memory_source,
+        "num_params": trainer.num_params,
+        "steps": step,
+        "seq_len": spec.max_length,
+        "batch_size": config.batch_size,
+        "num_devices": jax.device_count(),
+        "backend": jax.default_backend(),
+        "git_commit": commit,
+        "task_info": loaded.info,
     }
     tracker.log_metrics(step, {"test/accuracy": test["accuracy"], "test/loss": test["loss"]})
     tracker.log_summary(summary)

@@ -13,8 +13,14 @@ from collections.abc import Mapping, Sequence
 from matplotlib.figure import Figure
 
 _MIXER_ORDER = ("tnn", "ski", "sparse_ski", "interp", "fd")
-_TASK_MARKERS = {"listops": "o", "text": "s", "retrieval": "D", "image": "^", "pathfinder": "v",
-                                  "pathx": "P"}
+_TASK_MARKERS = {
+    "listops": "o",
+    "text": "s",
+    "retrieval": "D",
+    "image": "^",
+    "pathfinder": "v",
+    "pathx": "P",
+}
 
 
 def _value(row: Mapping[str, object], key: str) -> float | None:
@@ -46,8 +52,14 @@ def plot_accuracy_vs_throughput(rows: Sequence[Mapping[str, object]], path: str)
     for speed, accuracy, row in points:
         mixer, task = row.get("mixer"), row.get("task")
         label = f"{mixer} / {task}"
-        axes.scatter(speed, accuracy, color=_color(mixer), marker=_TASK_MARKERS.get(task, "X"),
-                                  s=50, label=None if label in labelled else label)
+        axes.scatter(
+            speed,
+            accuracy,
+            color=_color(mixer),
+            marker=_TASK_MARKERS.get(task, "X"),
+            s=50,
+            label=None if label in labelled else label,
+        )
         labelled.add(label)
     speeds = [speed for speed, _, _ in points]
     if max(speeds) > 10 * min(speeds):
@@ -71,8 +83,9 @@ def plot_step_time_vs_length(rows: Sequence[Mapping[str, object]], path: str) ->
         seq_len = _value(row, "seq_len")
         seconds = _value(row, "train_step_seconds")
         if row.get("status") == "completed" and seq_len and seconds is not None:
-            times.setdefault((row.get("task"), row.get("mixer")), {}).setdefault(seq_len, []).append(
-                    seconds)
+            times.setdefault((row.get("task"), row.get("mixer")), {}).setdefault(
+                seq_len, []
+            ).append(seconds)
     lines = {key: by_length for key, by_length in times.items() if len(by_length) >= 2}
     if not lines:
         return False
@@ -84,8 +97,13 @@ def plot_step_time_vs_length(rows: Sequence[Mapping[str, object]], path: str) ->
         lengths = sorted(by_length)
         all_lengths.update(lengths)
         milliseconds = [1000 * statistics.median(by_length[length]) for length in lengths]
-        axes.plot(lengths, milliseconds, color=_color(mixer), marker=_TASK_MARKERS.get(task, "X"),
-                            label=f"{mixer} / {task}")
+        axes.plot(
+            lengths,
+            milliseconds,
+            color=_color(mixer),
+            marker=_TASK_MARKERS.get(task, "X"),
+            label=f"{mixer} / {task}",
+        )
     axes.set_xscale("log", base=2)
     axes.set_xticks(sorted(all_lengths), [f"{length:.0f}" for length in sorted(all_lengths)])
     axes.minorticks_off()

@@ -40,12 +40,31 @@ REFERENCE_MIXER = "tnn"
 
 # Keys copied from summary.json into a row, in CSV column order after the identifying ones.
 SUMMARY_KEYS = (
-        "test_accuracy", "val_accuracy", "majority_rate", "train_examples_per_sec",
-        "train_tokens_per_sec", "train_step_seconds", "compile_seconds", "peak_memory_bytes",
-        "num_params", "steps", "selected_split", "smoke", "git_commit",
+    "test_accuracy",
+    "val_accuracy",
+    "majority_rate",
+    "train_examples_per_sec",
+    "train_tokens_per_sec",
+    "train_step_seconds",
+    "compile_seconds",
+    "peak_memory_bytes",
+    "num_params",
+    "steps",
+    "selected_split",
+    "smoke",
+    "git_commit",
 )
-CSV_COLUMNS = ("task", "mixer", "seq_len", "status", *SUMMARY_KEYS[:5], "speedup_vs_tnn",
-                              *SUMMARY_KEYS[5:], "run", "error")
+CSV_COLUMNS = (
+    "task",
+    "mixer",
+    "seq_len",
+    "status",
+    *SUMMARY_KEYS[:5],
+    "speedup_vs_tnn",
+    *SUMMARY_KEYS[5:],
+    "run",
+    "error",
+)
 
 
 def _number(value: object) -> float | None:
@@ -80,10 +99,16 @@ def find_runs(root: str) -> list[dict]:
         if "summary.json" not in files and "failed.json" not in files:
             continue
         run = os.path.relpath(directory, root)
-        summary, summary_error = (_read_json(os.path.join(directory, "summary.json"))
-                                                            if "summary.json" in files else (None, ""))
-        failure, failure_error = (_read_json(os.path.join(directory, "failed.json"))
-                                                            if "failed.json" in files else (None, ""))
+        summary, summary_error = (
+            _read_json(os.path.join(directory, "summary.json"))
+            if "summary.json" in files
+            else (None, "")
+        )
+        failure, failure_error = (
+            _read_json(os.path.join(directory, "failed.json"))
+            if "failed.json" in files
+            else (None, "")
+        )
         completed = summary is not None and summary.get("status") == "completed"
 
         row = {key: None for key in CSV_COLUMNS}
@@ -99,8 +124,9 @@ def find_runs(root: str) -> list[dict]:
             row["error"] = ""
         elif "failed.json" in files:
             row["status"] = "failed"
-            row["error"] = ((failure or {}).get("error") or failure_error
-                                            or "failed.json has no error field")
+            row["error"] = (
+                (failure or {}).get("error") or failure_error or "failed.json has no error field"
+            )
             if row["seq_len"] is None:
                 # A run that failed before writing a summary is placed by its length override.
                 row["seq_len"] = ((failure or {}).get("overrides") or {}).get("task.max_length")
@@ -119,16 +145,23 @@ def _order(value: object, known: Sequence[str]) -> tuple[int, str]:
 
 def sort_rows(rows: list[dict]) -> list[dict]:
     """Sorts by task and mixer in the usual LRA order, then sequence length and run name."""
+
     def key(row):
         seq_len = _number(row["seq_len"])
-        return (_order(row["task"], TASK_ORDER), _order(row["mixer"], MIXER_ORDER),
-                        seq_len if seq_len is not None else math.inf, row["run"])
+        return (
+            _order(row["task"], TASK_ORDER),
+            _order(row["mixer"], MIXER_ORDER),
+            seq_len if seq_len is not None else math.inf,
+            row["run"],
+        )
+
     return sorted(rows, key=key)
 
 
 def add_speedups(rows: list[dict]) -> None:
     """Sets speedup_vs_tnn: examples/s over the median examples/s of the completed tnn runs with
     the same task, sequence length and smoke setting. None where no such tnn run exists."""
+
     def group(row):
         return (row["task"], row["seq_len"], bool(row["smoke"]))
 
@@ -140,9 +173,11 @@ def add_speedups(rows: list[dict]) -> None:
     for row in rows:
         speed = _number(row["train_examples_per_sec"])
         speeds = reference.get(group(row))
-        row["speedup_vs_tnn"] = (speed / statistics.median(speeds)
-                                                          if speeds and speed is not None and row["status"] == "completed"
-                                                          else None)
+        row["speedup_vs_tnn"] = (
+            speed / statistics.median(speeds)
+            if speeds and speed is not None and row["status"] == "completed"
+            else None
+        )
 
 
 def build_rows(root: str) -> list[dict]:
@@ -158,21 +193,21 @@ def _percent(value: float) -> str:
 
 
 _MD_COLUMNS = (
-        ("task", "task", str),
-        ("mixer", "mixer", str),
-        ("seq_len", "N", lambda v: f"{v:.0f}"),
-        ("status", "status", str),
-        ("test_accuracy", "test acc (%)", _percent),
-        ("val_accuracy", "val acc (%)", _percent),
-        ("majority_rate", "majority (%)", _percent),
-        ("train_examples_per_sec", "train examples/s", lambda v: f"{v:,.1f}"),
-        ("train_tokens_per_sec", "train tokens/s", lambda v: f"{v:,.0f}"),
-        ("speedup_vs_tnn", "speed-up vs tnn", lambda v: f"{v:.2f}x"),
-        ("compile_seconds", "compile (s)", lambda v: f"{v:.1f}"),
-        ("peak_memory_bytes", "peak memory (MiB)", lambda v: f"{v / 2**20:,.0f}"),
-        ("num_params", "params", lambda v: f"{v:,.0f}"),
-        ("run", "run", str),
-        ("error", "error", str),
+    ("task", "task", str),
+    ("mixer", "mixer", str),
+    ("seq_len", "N", lambda v: f"{v:.0f}"),
+    ("status", "status", str),
+    ("test_accuracy", "test acc (%)", _percent),
+    ("val_accuracy", "val acc (%)", _percent),
+    ("majority_rate", "majority (%)", _percent),
+    ("train_examples_per_sec", "train examples/s", lambda v: f"{v:,.1f}"),
+    ("train_tokens_per_sec", "train tokens/s", lambda v: f"{v:,.0f}"),
+    ("speedup_vs_tnn", "speed-up vs tnn", lambda v: f"{v:.2f}x"),
+    ("compile_seconds", "compile (s)", lambda v: f"{v:.1f}"),
+    ("peak_memory_bytes", "peak memory (MiB)", lambda v: f"{v / 2**20:,.0f}"),
+    ("num_params", "params", lambda v: f"{v:,.0f}"),
+    ("run", "run", str),
+    ("error", "error", str),
 )
 _INTEGER_KEYS = {"seq_len", "peak_memory_bytes", "num_params", "steps"}
 _NUMERIC_KEYS = {*SUMMARY_KEYS[:8], *_INTEGER_KEYS, "speedup_vs_tnn"}
@@ -181,7 +216,7 @@ _MAX_ERROR_CHARS = 160
 
 def _md_cell(text: str) -> str:
     text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS - 3] + "..."
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
 
 
 def format_cell(row: Mapping[str, object], key: str, formatter=str) -> str:
@@ -235,17 +270,22 @@ def load_papers(path: str = PAPERS_CSV) -> dict[tuple[str, str], dict[str, str]]
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         if set(reader.fieldnames or ()) != expected:
-            raise ValueError(f"{path}: columns must be {sorted(expected)}, got {reader.fieldnames}.")
+            raise ValueError(
+                f"{path}: columns must be {sorted(expected)}, got {reader.fieldnames}."
+            )
         for line, row in enumerate(reader, start=2):
             value = row["test_accuracy"]
             if value != "FAIL":
                 try:
                     float(value)
                 except ValueError:
-                    raise ValueError(f"{path}:{line}: test_accuracy {value!r} is neither a percentage nor "
-                                                      "FAIL.") from None
+                    raise ValueError(
+                        f"{path}:{line}: test_accuracy {value!r} is neither a percentage nor FAIL."
+                    ) from None
             if row["verified"] not in ("yes", "no"):
-                raise ValueError(f"{path}:{line}: verified must be yes or no, got {row['verified']!r}.")
+                raise ValueError(
+                    f"{path}:{line}: verified must be yes or no, got {row['verified']!r}."
+                )
             papers[(row["model"], row["task"])] = row
     return papers
 
@@ -257,8 +297,9 @@ def _paper_cell(entry: Mapping[str, str] | None) -> str:
     return value if entry["verified"] == "yes" else value + " †"
 
 
-def format_papers_markdown(rows: Sequence[Mapping[str, object]],
-                                                      papers: Mapping[tuple[str, str], Mapping[str, str]]) -> str:
+def format_papers_markdown(
+    rows: Sequence[Mapping[str, object]], papers: Mapping[tuple[str, str], Mapping[str, str]]
+) -> str:
     """Returns the markdown comparing our test accuracy with the published one for the same
     model, then the published baselines for the same tasks.
 
@@ -269,15 +310,21 @@ def format_papers_markdown(rows: Sequence[Mapping[str, object]],
     for row in rows:
         if row["task"] is None or row["mixer"] is None:
             continue
-        group = groups.setdefault((row["task"], row["mixer"], row["seq_len"]),
-                                                            {"accuracies": [], "smoke": True})
+        group = groups.setdefault(
+            (row["task"], row["mixer"], row["seq_len"]), {"accuracies": [], "smoke": True}
+        )
         accuracy = _number(row["test_accuracy"])
         if row["status"] == "completed" and accuracy is not None:
             group["accuracies"].append(accuracy)
         group["smoke"] = group["smoke"] and row["smoke"] is True
-    keys = sorted(groups, key=lambda key: (
-            _order(key[0], TASK_ORDER), _order(key[1], MIXER_ORDER),
-            _number(key[2]) if _number(key[2]) is not None else math.inf))
+    keys = sorted(
+        groups,
+        key=lambda key: (
+            _order(key[0], TASK_ORDER),
+            _order(key[1], MIXER_ORDER),
+            _number(key[2]) if _number(key[2]) is not None else math.inf,
+        ),
+    )
     body = []
     for task, mixer, seq_len in keys:
         values = groups[(task, mixer, seq_len)]["accuracies"]
@@ -291,32 +338,43 @@ def format_papers_markdown(rows: Sequence[Mapping[str, object]],
             ours += " (smoke)"
         model = PAPER_MODEL_BY_MIXER.get(mixer)
         entry = papers.get((model, task)) if model else None
-        body.append([task, mixer, format_cell({"seq_len": seq_len}, "seq_len", lambda v: f"{v:.0f}"),
-                                  ours, model or MISSING, _paper_cell(entry),
-                                  _md_cell(entry["source"]) if entry else MISSING])
+        body.append(
+            [
+                task,
+                mixer,
+                format_cell({"seq_len": seq_len}, "seq_len", lambda v: f"{v:.0f}"),
+                ours,
+                model or MISSING,
+                _paper_cell(entry),
+                _md_cell(entry["source"]) if entry else MISSING,
+            ]
+        )
     parts = [
-            "## Published test accuracy for the same model (%)",
-            "",
-            markdown_table(["task", "mixer", "N", "ours", "paper model", "published", "source"], body),
+        "## Published test accuracy for the same model (%)",
+        "",
+        markdown_table(["task", "mixer", "N", "ours", "paper model", "published", "source"], body),
     ]
 
     tasks = sorted({key[0] for key in keys}, key=lambda task: _order(task, TASK_ORDER))
-    baseline_body = [[task, *(_paper_cell(papers.get((model, task))) for model in BASELINE_MODELS)]
-                                      for task in tasks]
+    baseline_body = [
+        [task, *(_paper_cell(papers.get((model, task))) for model in BASELINE_MODELS)]
+        for task in tasks
+    ]
     parts += [
-            "",
-            "## Published baselines on the same tasks (test accuracy, %)",
-            "",
-            markdown_table(["task", *BASELINE_MODELS], baseline_body),
-            "",
-            "† not checked against the paper itself; results/reference/papers.csv says what was "
-            "checked. n/a: no published number in papers.csv.",
+        "",
+        "## Published baselines on the same tasks (test accuracy, %)",
+        "",
+        markdown_table(["task", *BASELINE_MODELS], baseline_body),
+        "",
+        "† not checked against the paper itself; results/reference/papers.csv says what was "
+        "checked. n/a: no published number in papers.csv.",
     ]
     return "\n".join(parts)
 
 
-def log_to_wandb(rows: Sequence[Mapping[str, object]], mode: str, project: str, name: str,
-                                  directory: str) -> None:
+def log_to_wandb(
+    rows: Sequence[Mapping[str, object]], mode: str, project: str, name: str, directory: str
+) -> None:
     """Logs the rows as a wandb.Table named "results" in a new W&B run."""
     import wandb  # Imported here so that tables build without W&B installed or configured.
 
@@ -326,8 +384,9 @@ def log_to_wandb(rows: Sequence[Mapping[str, object]], mode: str, project: str, 
         values = []
         for key in columns:
             value = row.get(key)
-            values.append(_number(value) if key in _NUMERIC_KEYS else
-                                        (None if value is None else str(value)))
+            values.append(
+                _number(value) if key in _NUMERIC_KEYS else (None if value is None else str(value))
+            )
         data.append(values)
     run = wandb.init(project=project, name=name, mode=mode, job_type="results-table", dir=directory)
     try:
@@ -336,53 +395,92 @@ def log_to_wandb(rows: Sequence[Mapping[str, object]], mode: str, project: str, 
         run.finish()
 
 
-def build_table(root: str, out: str | None = None, *, papers_path: str = PAPERS_CSV,
-                                wandb_mode: str = "disabled", wandb_project: str = "tnn-lra") -> str:
+def build_table(
+    root: str,
+    out: str | None = None,
+    *,
+    papers_path: str = PAPERS_CSV,
+    wandb_mode: str = "disabled",
+    wandb_project: str = "tnn-lra",
+) -> str:
     """Writes OUT.md, OUT.csv and the plots for the runs under root; returns the markdown."""
     rows = build_rows(root)
     if not rows:
-        raise FileNotFoundError(f"No summary.json or failed.json found under {root}; run a sweep "
-                                                        "first, e.g. python -m launch.sweep --sweep=configs/sweeps/demo.py "
-                                                        f"--root={root}.")
+        raise FileNotFoundError(
+            f"No summary.json or failed.json found under {root}; run a sweep "
+            "first, e.g. python -m launch.sweep --sweep=configs/sweeps/demo.py "
+            f"--root={root}."
+        )
     out = out or os.path.join(root, "table")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     papers = load_papers(papers_path)
 
     write_csv(rows, out + ".csv")
     base = os.path.basename(out)
-    parts = [f"# Results under {root}", "", format_runs_markdown(rows), "",
-                      format_papers_markdown(rows, papers)]
+    parts = [
+        f"# Results under {root}",
+        "",
+        format_runs_markdown(rows),
+        "",
+        format_papers_markdown(rows, papers),
+    ]
     figure_path = out + "_accuracy_vs_throughput.png"
     if plots.plot_accuracy_vs_throughput(rows, figure_path):
-        parts += ["", f"![Test accuracy against training throughput]({os.path.basename(figure_path)})"]
+        parts += [
+            "",
+            f"![Test accuracy against training throughput]({os.path.basename(figure_path)})",
+        ]
     figure_path = out + "_step_time_vs_length.png"
     if plots.plot_step_time_vs_length(rows, figure_path):
-        parts += ["", f"![Training step time against sequence length]({os.path.basename(figure_path)})"]
+        parts += [
+            "",
+            f"![Training step time against sequence length]({os.path.basename(figure_path)})",
+        ]
     markdown = "\n".join(parts) + "\n"
     with open(out + ".md", "w", encoding="utf-8") as f:
         f.write(markdown)
 
     if wandb_mode != "disabled":
-        log_to_wandb(rows, wandb_mode, wandb_project, name=f"table-{base}",
-                                  directory=os.path.dirname(os.path.abspath(out)))
+        log_to_wandb(
+            rows,
+            wandb_mode,
+            wandb_project,
+            name=f"table-{base}",
+            directory=os.path.dirname(os.path.abspath(out)),
+        )
     return markdown
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m results.table", description=__doc__.split(
-            "\n\n")[0])
-    parser.add_argument("root", help="Sweep root, searched recursively for summary.json and "
-                                            "failed.json.")
-    parser.add_argument("--out", default=None, help="Output path without suffix; writes OUT.md, "
-                                            "OUT.csv and OUT_*.png. Default: ROOT/table.")
+    parser = argparse.ArgumentParser(
+        prog="python -m results.table", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "root", help="Sweep root, searched recursively for summary.json and failed.json."
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="Output path without suffix; writes OUT.md, "
+        "OUT.csv and OUT_*.png. Default: ROOT/table.",
+    )
     parser.add_argument("--papers", default=PAPERS_CSV, help="CSV of published accuracies.")
-    parser.add_argument("--wandb_mode", choices=("disabled", "online", "offline"),
-                                            default="disabled", help="Also log the rows as a wandb.Table.")
+    parser.add_argument(
+        "--wandb_mode",
+        choices=("disabled", "online", "offline"),
+        default="disabled",
+        help="Also log the rows as a wandb.Table.",
+    )
     parser.add_argument("--wandb_project", default="tnn-lra", help="W&B project for the table.")
     args = parser.parse_args(argv)
     try:
-        markdown = build_table(args.root, args.out, papers_path=args.papers,
-                                                      wandb_mode=args.wandb_mode, wandb_project=args.wandb_project)
+        markdown = build_table(
+            args.root,
+            args.out,
+            papers_path=args.papers,
+            wandb_mode=args.wandb_mode,
+            wandb_project=args.wandb_project,
+        )
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
         if not item.startswith("--config."):
             print(f"fake_train: unexpected argument {item!r}", file=sys.stderr)
             return 2
-        key, _, value = item[len("--config."):].partition("=")
+        key, _, value = item[len("--config.") :].partition("=")
         overrides[key] = value
 
     run_name = os.path.basename(os.path.normpath(args.workdir))
@@ -55,11 +55,23 @@ def main(argv: list[str]) -> int:
     with open(os.path.join(args.workdir, "metrics.jsonl"), "w") as f:
         f.write(json.dumps({"step": 1, "train_loss": 2.3}) + "\n")
     summary = {
-            "task": task, "model": model, "status": "completed", "val_accuracy": 0.5,
-            "test_accuracy": 0.5, "majority_rate": 0.2, "train_examples_per_sec": 100.0,
-            "train_tokens_per_sec": 100.0 * seq_len, "train_step_seconds": 0.01,
-            "compile_seconds": 1.0, "peak_memory_bytes": None, "num_params": 1000, "steps": 1,
-            "seq_len": seq_len, "git_commit": "fake", "selected_split": "val", "smoke": True,
+        "task": task,
+        "model": model,
+        "status": "completed",
+        "val_accuracy": 0.5,
+        "test_accuracy": 0.5,
+        "majority_rate": 0.2,
+        "train_examples_per_sec": 100.0,
+        "train_tokens_per_sec": 100.0 * seq_len,
+        "train_step_seconds": 0.01,
+        "compile_seconds": 1.0,
+        "peak_memory_bytes": None,
+        "num_params": 1000,
+        "steps": 1,
+        "seq_len": seq_len,
+        "git_commit": "fake",
+        "selected_split": "val",
+        "smoke": True,
     }
     if run_name not in os.environ.get("FAKE_TRAIN_NO_SUMMARY", "").split(","):
         with open(os.path.join(args.workdir, "summary.json"), "w") as f:

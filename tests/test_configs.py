@@ -14,8 +14,9 @@ from tasks import spec as task_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_FILES = sorted(
-        path for path in glob.glob(os.path.join(REPO, "configs", "*.py"))
-        if os.path.basename(path) not in ("__init__.py", "base.py")
+    path
+    for path in glob.glob(os.path.join(REPO, "configs", "*.py"))
+    if os.path.basename(path) not in ("__init__.py", "base.py")
 )
 
 
@@ -45,8 +46,9 @@ def test_config_loads(path, arg):
 def test_config_model_keys_all_used(path):
     """Every config.model key maps onto a tnn dataclass field (none is silently ignored)."""
     config = _load(path).get_config("smoke")
-    spec = task_spec.TaskSpec(name=config.task.name, vocab_size=20,
-                                                        max_length=config.task.max_length, num_classes=10)
+    spec = task_spec.TaskSpec(
+        name=config.task.name, vocab_size=20, max_length=config.task.max_length, num_classes=10
+    )
     model_config = builders.model_config(config.model, spec)
     assert model_config.mixer.kind == config.model.mixer
 
@@ -72,15 +74,21 @@ def test_unknown_model_key_raises():
 
 def _run_train(*args, cwd=REPO):
     return subprocess.run(
-            [sys.executable, "-m", "launch.train", *args],
-            cwd=cwd, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "launch.train", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_cli_unknown_override_names_key(tmp_path):
     workdir = tmp_path / "run"
-    result = _run_train("--config=configs/listops.py:model=tnn,smoke",
-                                            f"--workdir={workdir}", "--config.variant=ski")
+    result = _run_train(
+        "--config=configs/listops.py:model=tnn,smoke",
+        f"--workdir={workdir}",
+        "--config.variant=ski",
+    )
     assert result.returncode != 0
     assert "Unknown config key 'variant'" in result.stderr
     assert "--config.variant" in result.stderr
@@ -88,16 +96,22 @@ def test_cli_unknown_override_names_key(tmp_path):
 
 
 def test_cli_unknown_nested_override_lists_keys(tmp_path):
-    result = _run_train("--config=configs/listops.py:model=tnn,smoke",
-                                            f"--workdir={tmp_path}", "--config.model.mixr=ski")
+    result = _run_train(
+        "--config=configs/listops.py:model=tnn,smoke",
+        f"--workdir={tmp_path}",
+        "--config.model.mixr=ski",
+    )
     assert result.returncode != 0
     assert "Unknown config key 'mixr'" in result.stderr
     assert "mixer" in result.stderr
 
 
 def test_cli_wrong_type_override_fails(tmp_path):
-    result = _run_train("--config=configs/listops.py:model=tnn,smoke",
-                                            f"--workdir={tmp_path}", "--config.batch_size=abc")
+    result = _run_train(
+        "--config=configs/listops.py:model=tnn,smoke",
+        f"--workdir={tmp_path}",
+        "--config.batch_size=abc",
+    )
     assert result.returncode != 0
     assert "batch_size" in result.stderr
 
@@ -114,9 +128,12 @@ def test_config_task_options_match_task(path):
 
 
 def test_cli_missing_data_dir_prints_message_only(tmp_path):
-    result = _run_train("--config=configs/listops.py:model=tnn,smoke", f"--workdir={tmp_path / 'run'}",
-                                            f"--config.task.data_dir={tmp_path / 'nowhere'}",
-                                            "--config.wandb.mode=disabled")
+    result = _run_train(
+        "--config=configs/listops.py:model=tnn,smoke",
+        f"--workdir={tmp_path / 'run'}",
+        f"--config.task.data_dir={tmp_path / 'nowhere'}",
+        "--config.wandb.mode=disabled",
+    )
     assert result.returncode == 1
     assert "Error: " in result.stderr
     assert "basic_train.tsv" in result.stderr
@@ -126,7 +143,9 @@ def test_cli_missing_data_dir_prints_message_only(tmp_path):
 def test_cli_unwritable_workdir_fails_fast(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = _run_train("--config=configs/listops.py:model=tnn,smoke", f"--workdir={blocker / 'run'}")
+    result = _run_train(
+        "--config=configs/listops.py:model=tnn,smoke", f"--workdir={blocker / 'run'}"
+    )
     assert result.returncode == 1
     assert "Cannot write to workdir" in result.stderr
     assert "Traceback" not in result.stderr

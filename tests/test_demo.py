@@ -42,14 +42,27 @@ def test_demo_sweep_beats_majority(tmp_path):
     root = tmp_path / "demo"
     env = dict(os.environ, TNN_LRA_CACHE=str(tmp_path / "cache"))
     sweep = subprocess.run(
-            [sys.executable, "-m", "launch.sweep", "--sweep=configs/sweeps/demo.py",
-              f"--root={root}", "--wandb_mode=disabled"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "launch.sweep",
+            "--sweep=configs/sweeps/demo.py",
+            f"--root={root}",
+            "--wandb_mode=disabled",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     table = subprocess.run(
-            [sys.executable, "-m", "results.table", str(root)],
-            cwd=REPO, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "results.table", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert table.returncode == 0, table.stderr[-3000:]
     _check_table(root / "table.csv")

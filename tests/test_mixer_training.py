@@ -21,8 +21,9 @@ def cache_dir(tmp_path_factory):
 @pytest.mark.parametrize("mixer", ["ski", "sparse_ski", "interp", "fd"])
 def test_mixer_train_steps_lower_loss(cache_dir, mixer):
     # A long schedule keeps the learning rate near its peak for the steps below.
-    config = tiny_config(cache_dir, mixer=mixer, num_epochs=50,
-                         **{"model.input_dropout": 0.0}, **MIXER_OPTIONS)
+    config = tiny_config(
+        cache_dir, mixer=mixer, num_epochs=50, **{"model.input_dropout": 0.0}, **MIXER_OPTIONS
+    )
     loaded = trainer_lib._load_task(config)
     schedule = trainer_lib.schedule_steps(config, len(loaded.splits["train"]))
     trainer = trainer_lib.Trainer(config, loaded.spec, schedule)
@@ -31,8 +32,9 @@ def test_mixer_train_steps_lower_loss(cache_dir, mixer):
 
     batches = pipeline.train_iterator(loaded.splits["train"], loaded.spec, batch_size=8, seed=0)
     batch = trainer.shard_batch(next(batches))
-    eval_batch = trainer.shard_batch(next(iter(pipeline.eval_batches(
-        loaded.splits["val"], loaded.spec, batch_size=10))))
+    eval_batch = trainer.shard_batch(
+        next(iter(pipeline.eval_batches(loaded.splits["val"], loaded.spec, batch_size=10)))
+    )
     trainer.compile(batch, eval_batch)
     first = float(trainer.train_step(batch)["loss"])
     for _ in range(15):

@@ -19,23 +19,47 @@ def test_two_process_run_counts_eval_once(tmp_path):
     port = _free_port()
     workdir = tmp_path / "run"
     overrides = [
-            f"--config.task.cache_dir={tmp_path / 'cache'}", "--config.task.max_length=48",
-            "--config.task.num_train=64", "--config.task.num_val=37", "--config.task.num_test=29",
-            "--config.task.min_length=4", "--config.task.max_length_bound=40",
-            "--config.model.num_layers=1", "--config.model.width=16", "--config.batch_size=8",
-            "--config.eval_batch_size=12", "--config.num_epochs=2", "--config.wandb.mode=disabled",
+        f"--config.task.cache_dir={tmp_path / 'cache'}",
+        "--config.task.max_length=48",
+        "--config.task.num_train=64",
+        "--config.task.num_val=37",
+        "--config.task.num_test=29",
+        "--config.task.min_length=4",
+        "--config.task.max_length_bound=40",
+        "--config.model.num_layers=1",
+        "--config.model.width=16",
+        "--config.batch_size=8",
+        "--config.eval_batch_size=12",
+        "--config.num_epochs=2",
+        "--config.wandb.mode=disabled",
     ]
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-                          JAX_PLATFORMS="cpu")
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"
+    )
     processes = []
     for process_id in range(2):
         command = [
-                sys.executable, "-m", "launch.train", "--config=configs/listops.py:model=tnn,smoke",
-                f"--workdir={workdir}", "--distributed", f"--coordinator_address=127.0.0.1:{port}",
-                "--num_processes=2", f"--process_id={process_id}", *overrides,
+            sys.executable,
+            "-m",
+            "launch.train",
+            "--config=configs/listops.py:model=tnn,smoke",
+            f"--workdir={workdir}",
+            "--distributed",
+            f"--coordinator_address=127.0.0.1:{port}",
+            "--num_processes=2",
+            f"--process_id={process_id}",
+            *overrides,
         ]
-        processes.append(subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                                                            stderr=subprocess.PIPE, text=True))
+        processes.append(
+            subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outputs = [process.communicate(timeout=400) for process in processes]
     for process, (_, stderr) in zip(processes, outputs):
         assert process.returncode == 0, stderr[-3000:]

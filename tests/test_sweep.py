@@ -22,20 +22,30 @@ from launch import sweep as sweep_lib
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN_DIR = os.path.join(REPO_ROOT, "tests", "golden")
 SWEEP_FILES = sorted(
-        path for path in glob.glob(os.path.join(REPO_ROOT, "configs", "sweeps", "*.py"))
-        if not path.endswith("__init__.py"))
+    path
+    for path in glob.glob(os.path.join(REPO_ROOT, "configs", "sweeps", "*.py"))
+    if not path.endswith("__init__.py")
+)
 RUN_NAMES = ("alpha", "beta", "gamma")
 
 
 def write_sweep_file(tmp_path, names=RUN_NAMES, overrides=None) -> str:
     """Writes a sweep file with one smoke ListOps run per name and returns its path."""
-    runs = [dict(name=name, config="configs/listops.py:model=tnn,smoke",
-                              overrides=overrides or {"seed": 1}) for name in names]
+    runs = [
+        dict(
+            name=name,
+            config="configs/listops.py:model=tnn,smoke",
+            overrides=overrides or {"seed": 1},
+        )
+        for name in names
+    ]
     path = tmp_path / "sweep_test.py"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
       def get_sweep():
         return dict(name="unit", runs={runs!r})
-      """))
+      """)
+    )
     return str(path)
 
 
@@ -43,8 +53,14 @@ def run_sweep_cli(args, env_extra=None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("XLA_PYTHON_CLIENT_PREALLOCATE", None)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "launch.sweep", *args], cwd=REPO_ROOT, env=env,
-                                                capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "launch.sweep", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def read_invocations(log_path) -> list[str]:
@@ -112,8 +128,9 @@ def test_demo_sweep_contents():
 def test_lra_paper_sweep_covers_tasks_and_mixers():
     sweep = sweep_lib.load_sweep(os.path.join(REPO_ROOT, "configs", "sweeps", "lra_paper.py"))
     pairs = {sweep_lib.run_task_and_model(run) for run in sweep.runs}
-    assert pairs == {(task, mixer) for task in sweep_defs.TASKS
-                                      for mixer in ("tnn", "sparse_ski", "fd")}
+    assert pairs == {
+        (task, mixer) for task in sweep_defs.TASKS for mixer in ("tnn", "sparse_ski", "fd")
+    }
     assert not any("smoke" in run.config for run in sweep.runs)
 
 
@@ -132,19 +149,33 @@ def test_lengths_sweep_bounds_match_length():
 # Loading and command construction.
 
 
-@pytest.mark.parametrize("body, message", [
-        ("def get_sweep():\n  return dict(name='s', runs=[dict(name='a', config='configs/listops.py',"
-          " overrides={}), dict(name='a', config='configs/listops.py', overrides={})])\n",
-          "repeated: a"),
-        ("def get_sweep():\n  return dict(name='s', runs=[dict(name='a/b', config='configs/listops.py',"
-          " overrides={})])\n", "run name 'a/b'"),
-        ("def get_sweep():\n  return dict(name='s', runs=[dict(name='a', config='configs/listops.py',"
-          " overrides={'seed': [1, 2]})])\n", "has type list"),
-        ("def get_sweep():\n  return dict(name='s', runs=[dict(name='a', config='listops',"
-          " overrides={})])\n", "config 'listops'"),
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            "def get_sweep():\n  return dict(name='s', runs=[dict(name='a', config='configs/listops.py',"
+            " overrides={}), dict(name='a', config='configs/listops.py', overrides={})])\n",
+            "repeated: a",
+        ),
+        (
+            "def get_sweep():\n  return dict(name='s', runs=[dict(name='a/b', config='configs/listops.py',"
+            " overrides={})])\n",
+            "run name 'a/b'",
+        ),
+        (
+            "def get_sweep():\n  return dict(name='s', runs=[dict(name='a', config='configs/listops.py',"
+            " overrides={'seed': [1, 2]})])\n",
+            "has type list",
+        ),
+        (
+            "def get_sweep():\n  return dict(name='s', runs=[dict(name='a', config='listops',"
+            " overrides={})])\n",
+            "config 'listops'",
+        ),
         ("def get_sweep():\n  return dict(name='s', runs=[])\n", "non-empty list"),
         ("SWEEP = {}\n", "defines no get_sweep()"),
-])
+    ],
+)
 def test_load_sweep_rejects_malformed(tmp_path, body, message):
     path = tmp_path / "bad_sweep.py"
     path.write_text(body)
@@ -161,8 +192,14 @@ def test_cli_reports_invalid_sweep(tmp_path):
     assert "Invalid sweep" in result.stderr
     assert "non-empty list" in result.stderr
     assert "Traceback" not in result.stderr
-    unknown = run_sweep_cli([f"--sweep={write_sweep_file(tmp_path)}", f"--root={tmp_path}",
-                                                      "--only=delta", "--print=tpu"])
+    unknown = run_sweep_cli(
+        [
+            f"--sweep={write_sweep_file(tmp_path)}",
+            f"--root={tmp_path}",
+            "--only=delta",
+            "--print=tpu",
+        ]
+    )
     assert unknown.returncode == 2
     assert "delta" in unknown.stderr
 
@@ -180,9 +217,13 @@ def test_train_args_order_and_formatting():
     run = sweep_lib.Run(name="r", config="configs/text.py:model=fd", overrides=overrides)
     args = sweep_lib.train_args(run, "sw", "out/r", extra_overrides=[("wandb.mode", "disabled")])
     assert args == [
-            "--config=configs/text.py:model=fd", "--workdir=out/r", "--config.wandb.group=sw",
-            "--config.seed=3", "--config.wandb.mode=offline", "--config.model.learn_decay=true",
-            "--config.wandb.mode=disabled",
+        "--config=configs/text.py:model=fd",
+        "--workdir=out/r",
+        "--config.wandb.group=sw",
+        "--config.seed=3",
+        "--config.wandb.mode=offline",
+        "--config.model.learn_decay=true",
+        "--config.wandb.mode=disabled",
     ]
 
 
@@ -218,8 +259,12 @@ def test_failed_run_recorded_and_others_run(tmp_path):
     root = tmp_path / "runs"
     log = tmp_path / "invocations.jsonl"
     sweep_file = write_sweep_file(tmp_path)
-    args = [f"--sweep={sweep_file}", f"--root={root}", "--train_module=tests.fake_train",
-                    "--parallel=2"]
+    args = [
+        f"--sweep={sweep_file}",
+        f"--root={root}",
+        "--train_module=tests.fake_train",
+        "--parallel=2",
+    ]
 
     first = run_sweep_cli(args, {"FAKE_TRAIN_LOG": str(log), "FAKE_TRAIN_FAIL": "beta"})
     assert first.returncode == 1
@@ -251,8 +296,9 @@ def test_exit_zero_without_summary_is_failure(tmp_path):
     root = tmp_path / "runs"
     sweep_file = write_sweep_file(tmp_path, names=("alpha",))
     result = run_sweep_cli(
-            [f"--sweep={sweep_file}", f"--root={root}", "--train_module=tests.fake_train"],
-            {"FAKE_TRAIN_NO_SUMMARY": "alpha"})
+        [f"--sweep={sweep_file}", f"--root={root}", "--train_module=tests.fake_train"],
+        {"FAKE_TRAIN_NO_SUMMARY": "alpha"},
+    )
     assert result.returncode == 1
     failure = read_json(root / "alpha" / "failed.json")
     assert failure["exit_code"] == 0
@@ -264,8 +310,15 @@ def test_only_and_wandb_mode_reach_trainer(tmp_path):
     log = tmp_path / "invocations.jsonl"
     sweep_file = write_sweep_file(tmp_path)
     result = run_sweep_cli(
-            [f"--sweep={sweep_file}", f"--root={root}", "--train_module=tests.fake_train",
-              "--only=beta", "--wandb_mode=disabled"], {"FAKE_TRAIN_LOG": str(log)})
+        [
+            f"--sweep={sweep_file}",
+            f"--root={root}",
+            "--train_module=tests.fake_train",
+            "--only=beta",
+            "--wandb_mode=disabled",
+        ],
+        {"FAKE_TRAIN_LOG": str(log)},
+    )
     assert result.returncode == 0, result.stderr
     with open(log) as f:
         [invocation] = [json.loads(line) for line in f]
@@ -277,8 +330,9 @@ def test_only_and_wandb_mode_reach_trainer(tmp_path):
 def test_missing_trainer_module_is_recorded(tmp_path):
     root = tmp_path / "runs"
     sweep_file = write_sweep_file(tmp_path, names=("alpha",))
-    result = run_sweep_cli([f"--sweep={sweep_file}", f"--root={root}",
-                                                    "--train_module=tests.no_such_trainer"])
+    result = run_sweep_cli(
+        [f"--sweep={sweep_file}", f"--root={root}", "--train_module=tests.no_such_trainer"]
+    )
     assert result.returncode == 1
     failure = read_json(root / "alpha" / "failed.json")
     assert failure["exit_code"] == 1
@@ -288,11 +342,13 @@ def test_missing_trainer_module_is_recorded(tmp_path):
 # Printed commands.
 
 
-@pytest.mark.parametrize("mode, golden", [("tpu", "sweep_demo_tpu.txt"),
-                                                                                    ("slurm", "sweep_demo_slurm.sh")])
+@pytest.mark.parametrize(
+    "mode, golden", [("tpu", "sweep_demo_tpu.txt"), ("slurm", "sweep_demo_slurm.sh")]
+)
 def test_printed_commands_match_golden(mode, golden):
-    result = run_sweep_cli(["--sweep=configs/sweeps/demo.py", "--root=/mnt/shared/demo",
-                                                    f"--print={mode}"])
+    result = run_sweep_cli(
+        ["--sweep=configs/sweeps/demo.py", "--root=/mnt/shared/demo", f"--print={mode}"]
+    )
     assert result.returncode == 0, result.stderr
     golden_path = os.path.join(GOLDEN_DIR, golden)
     if os.environ.get("UPDATE_GOLDEN"):
@@ -306,8 +362,15 @@ def test_printed_commands_match_golden(mode, golden):
 def test_printing_runs_nothing(tmp_path, mode):
     root = tmp_path / "runs"
     log = tmp_path / "invocations.jsonl"
-    result = run_sweep_cli(["--sweep=configs/sweeps/demo.py", f"--root={root}", f"--print={mode}",
-                                                    "--train_module=tests.fake_train"], {"FAKE_TRAIN_LOG": str(log)})
+    result = run_sweep_cli(
+        [
+            "--sweep=configs/sweeps/demo.py",
+            f"--root={root}",
+            f"--print={mode}",
+            "--train_module=tests.fake_train",
+        ],
+        {"FAKE_TRAIN_LOG": str(log)},
+    )
     assert result.returncode == 0, result.stderr
     assert "tests.fake_train" in result.stdout
     assert not root.exists()
@@ -317,12 +380,18 @@ def test_printing_runs_nothing(tmp_path, mode):
 def test_slurm_script_runs_each_command(tmp_path):
     """The printed script, run by bash for each array index, runs that index's command."""
     sweep = sweep_lib.load_sweep(write_sweep_file(tmp_path))
-    script = sweep_lib.format_slurm_script(sweep, str(tmp_path / "runs"), repo_dir=str(tmp_path),
-                                                                                  partition="p", python="echo")
+    script = sweep_lib.format_slurm_script(
+        sweep, str(tmp_path / "runs"), repo_dir=str(tmp_path), partition="p", python="echo"
+    )
     assert "#SBATCH --array=0-2" in script
     for index, name in enumerate(RUN_NAMES):
-        result = subprocess.run(["bash", "-c", script], env={"SLURM_ARRAY_TASK_ID": str(index)},
-                                                        capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["bash", "-c", script],
+            env={"SLURM_ARRAY_TASK_ID": str(index)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 0, result.stderr
         printed = result.stdout.splitlines()[-1]
         assert f"--workdir={tmp_path / 'runs' / name}" in printed

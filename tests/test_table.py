@@ -18,11 +18,23 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def full_summary(**values):
     summary = {
-            "task": "listops", "model": "tnn", "status": "completed", "val_accuracy": 0.4,
-            "test_accuracy": 0.38, "majority_rate": 0.17, "train_examples_per_sec": 100.0,
-            "train_tokens_per_sec": 204800.0, "train_step_seconds": 0.32, "compile_seconds": 12.5,
-            "peak_memory_bytes": 3 * 2**30, "num_params": 123456, "steps": 3000, "seq_len": 2048,
-            "git_commit": "abc123", "selected_split": "val", "smoke": False,
+        "task": "listops",
+        "model": "tnn",
+        "status": "completed",
+        "val_accuracy": 0.4,
+        "test_accuracy": 0.38,
+        "majority_rate": 0.17,
+        "train_examples_per_sec": 100.0,
+        "train_tokens_per_sec": 204800.0,
+        "train_step_seconds": 0.32,
+        "compile_seconds": 12.5,
+        "peak_memory_bytes": 3 * 2**30,
+        "num_params": 123456,
+        "steps": 3000,
+        "seq_len": 2048,
+        "git_commit": "abc123",
+        "selected_split": "val",
+        "smoke": False,
     }
     summary.update(values)
     return summary
@@ -40,17 +52,34 @@ def sweep_root(tmp_path):
     summary lacks val_accuracy, peak memory and examples/s."""
     root = tmp_path / "sweep"
     write_json(root / "listops_tnn" / "summary.json", full_summary())
-    write_json(root / "listops_fd" / "summary.json", full_summary(
-            model="fd", test_accuracy=0.375, train_examples_per_sec=250.0,
-            train_tokens_per_sec=512000.0, num_params=120000))
-    write_json(root / "listops_ski" / "summary.json", full_summary(
-            model="ski", test_accuracy=0.2, train_examples_per_sec=50.0))
-    write_json(root / "listops_sparse_ski" / "failed.json", {
-            "run": "listops_sparse_ski", "task": "listops", "model": "sparse_ski",
-            "exit_code": 1, "error": "exit code 1: ValueError: bad | shape",
-            "overrides": {"seed": 2222}})
-    text_summary = full_summary(task="text", seq_len=4096, selected_split="none",
-                                                            peak_memory_bytes=None)
+    write_json(
+        root / "listops_fd" / "summary.json",
+        full_summary(
+            model="fd",
+            test_accuracy=0.375,
+            train_examples_per_sec=250.0,
+            train_tokens_per_sec=512000.0,
+            num_params=120000,
+        ),
+    )
+    write_json(
+        root / "listops_ski" / "summary.json",
+        full_summary(model="ski", test_accuracy=0.2, train_examples_per_sec=50.0),
+    )
+    write_json(
+        root / "listops_sparse_ski" / "failed.json",
+        {
+            "run": "listops_sparse_ski",
+            "task": "listops",
+            "model": "sparse_ski",
+            "exit_code": 1,
+            "error": "exit code 1: ValueError: bad | shape",
+            "overrides": {"seed": 2222},
+        },
+    )
+    text_summary = full_summary(
+        task="text", seq_len=4096, selected_split="none", peak_memory_bytes=None
+    )
     del text_summary["val_accuracy"], text_summary["train_examples_per_sec"]
     write_json(root / "text_tnn" / "summary.json", text_summary)
     return root
@@ -68,23 +97,37 @@ def test_table_csv_rows(sweep_root, tmp_path):
     rows = read_csv(out + ".csv")
     assert rows[0] == list(table.CSV_COLUMNS)
     assert [row[:4] for row in rows[1:]] == [
-            ["listops", "tnn", "2048", "completed"],
-            ["listops", "ski", "2048", "completed"],
-            ["listops", "sparse_ski", "n/a", "failed"],
-            ["listops", "fd", "2048", "completed"],
-            ["text", "tnn", "4096", "completed"],
+        ["listops", "tnn", "2048", "completed"],
+        ["listops", "ski", "2048", "completed"],
+        ["listops", "sparse_ski", "n/a", "failed"],
+        ["listops", "fd", "2048", "completed"],
+        ["text", "tnn", "4096", "completed"],
     ]
 
-    by_run = {row[table.CSV_COLUMNS.index("run")]: dict(zip(table.CSV_COLUMNS, row))
-                        for row in rows[1:]}
+    by_run = {
+        row[table.CSV_COLUMNS.index("run")]: dict(zip(table.CSV_COLUMNS, row)) for row in rows[1:]
+    }
     assert by_run["listops_fd"] == {
-            "task": "listops", "mixer": "fd", "seq_len": "2048", "status": "completed",
-            "test_accuracy": "0.375", "val_accuracy": "0.4", "majority_rate": "0.17",
-            "train_examples_per_sec": "250.0", "train_tokens_per_sec": "512000.0",
-            "speedup_vs_tnn": "2.5", "train_step_seconds": "0.32", "compile_seconds": "12.5",
-            "peak_memory_bytes": str(3 * 2**30), "num_params": "120000", "steps": "3000",
-            "selected_split": "val", "smoke": "false", "git_commit": "abc123", "run": "listops_fd",
-            "error": "",
+        "task": "listops",
+        "mixer": "fd",
+        "seq_len": "2048",
+        "status": "completed",
+        "test_accuracy": "0.375",
+        "val_accuracy": "0.4",
+        "majority_rate": "0.17",
+        "train_examples_per_sec": "250.0",
+        "train_tokens_per_sec": "512000.0",
+        "speedup_vs_tnn": "2.5",
+        "train_step_seconds": "0.32",
+        "compile_seconds": "12.5",
+        "peak_memory_bytes": str(3 * 2**30),
+        "num_params": "120000",
+        "steps": "3000",
+        "selected_split": "val",
+        "smoke": "false",
+        "git_commit": "abc123",
+        "run": "listops_fd",
+        "error": "",
     }
     assert by_run["listops_ski"]["speedup_vs_tnn"] == "0.5"
     assert by_run["listops_tnn"]["speedup_vs_tnn"] == "1.0"
@@ -96,8 +139,12 @@ def test_table_csv_rows(sweep_root, tmp_path):
     assert failed["speedup_vs_tnn"] == "n/a"
 
     text = by_run["text_tnn"]
-    assert (text["val_accuracy"], text["peak_memory_bytes"], text["train_examples_per_sec"],
-                    text["speedup_vs_tnn"]) == ("n/a", "n/a", "n/a", "n/a")
+    assert (
+        text["val_accuracy"],
+        text["peak_memory_bytes"],
+        text["train_examples_per_sec"],
+        text["speedup_vs_tnn"],
+    ) == ("n/a", "n/a", "n/a", "n/a")
     assert text["test_accuracy"] == "0.38"
 
 
@@ -107,25 +154,28 @@ def test_table_markdown_rows(sweep_root, tmp_path):
     with open(out + ".md") as f:
         assert f.read() == markdown
     lines = markdown.splitlines()
-    assert ("| task | mixer | N | status | test acc (%) | val acc (%) | majority (%) | "
-                    "train examples/s | train tokens/s | speed-up vs tnn | compile (s) | "
-                    "peak memory (MiB) | params | run | error |") in lines
+    assert (
+        "| task | mixer | N | status | test acc (%) | val acc (%) | majority (%) | "
+        "train examples/s | train tokens/s | speed-up vs tnn | compile (s) | "
+        "peak memory (MiB) | params | run | error |"
+    ) in lines
     expected_rows = [
-            "| listops | tnn | 2048 | completed | 38.00 | 40.00 | 17.00 | 100.0 | 204,800 | 1.00x | "
-            "12.5 | 3,072 | 123,456 | listops_tnn |  |",
-            "| listops | sparse_ski | n/a | failed | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | "
-            "n/a | listops_sparse_ski | exit code 1: ValueError: bad \\| shape |",
-            "| listops | fd | 2048 | completed | 37.50 | 40.00 | 17.00 | 250.0 | 512,000 | 2.50x | "
-            "12.5 | 3,072 | 120,000 | listops_fd |  |",
-            "| text | tnn | 4096 | completed | 38.00 | n/a | 17.00 | n/a | 204,800 | n/a | 12.5 | "
-            "n/a | 123,456 | text_tnn |  |",
+        "| listops | tnn | 2048 | completed | 38.00 | 40.00 | 17.00 | 100.0 | 204,800 | 1.00x | "
+        "12.5 | 3,072 | 123,456 | listops_tnn |  |",
+        "| listops | sparse_ski | n/a | failed | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | "
+        "n/a | listops_sparse_ski | exit code 1: ValueError: bad \\| shape |",
+        "| listops | fd | 2048 | completed | 37.50 | 40.00 | 17.00 | 250.0 | 512,000 | 2.50x | "
+        "12.5 | 3,072 | 120,000 | listops_fd |  |",
+        "| text | tnn | 4096 | completed | 38.00 | n/a | 17.00 | n/a | 204,800 | n/a | 12.5 | "
+        "n/a | 123,456 | text_tnn |  |",
     ]
     for row in expected_rows:
         assert row in lines
     assert "| listops | tnn | 2048 | 38.00 | TNN | 61.04 † |" in markdown
     assert "| listops | sparse_ski | n/a | n/a | SKI-TNN | n/a | n/a |" in lines
-    assert any(line.startswith("| text | 64.27 † | 86.82 † | 87.90 † | 89.31 | 90.43 |")
-                          for line in lines)
+    assert any(
+        line.startswith("| text | 64.27 † | 86.82 † | 87.90 † | 89.31 | 90.43 |") for line in lines
+    )
 
 
 def test_cli_prints_markdown_and_writes_files(sweep_root, capsys):
@@ -165,21 +215,33 @@ def test_unreadable_summary_is_shown(tmp_path):
 
 
 def test_failed_run_takes_length_from_overrides(tmp_path):
-    write_json(tmp_path / "run" / "failed.json", {
-            "task": "listops", "model": "fd", "error": "exit code 3",
-            "overrides": {"task.max_length": 1024}})
+    write_json(
+        tmp_path / "run" / "failed.json",
+        {
+            "task": "listops",
+            "model": "fd",
+            "error": "exit code 3",
+            "overrides": {"task.max_length": 1024},
+        },
+    )
     [row] = table.build_rows(str(tmp_path))
     assert row["seq_len"] == 1024
 
 
 def test_speedup_compares_same_length_only(tmp_path):
     for length, tnn_speed, fd_speed in [(512, 400.0, 800.0), (4096, 40.0, 120.0)]:
-        write_json(tmp_path / f"tnn_{length}" / "summary.json",
-                              full_summary(seq_len=length, train_examples_per_sec=tnn_speed))
-        write_json(tmp_path / f"fd_{length}" / "summary.json",
-                              full_summary(model="fd", seq_len=length, train_examples_per_sec=fd_speed))
-    write_json(tmp_path / "fd_8192" / "summary.json",
-                          full_summary(model="fd", seq_len=8192, train_examples_per_sec=10.0))
+        write_json(
+            tmp_path / f"tnn_{length}" / "summary.json",
+            full_summary(seq_len=length, train_examples_per_sec=tnn_speed),
+        )
+        write_json(
+            tmp_path / f"fd_{length}" / "summary.json",
+            full_summary(model="fd", seq_len=length, train_examples_per_sec=fd_speed),
+        )
+    write_json(
+        tmp_path / "fd_8192" / "summary.json",
+        full_summary(model="fd", seq_len=8192, train_examples_per_sec=10.0),
+    )
     speedups = {row["run"]: row["speedup_vs_tnn"] for row in table.build_rows(str(tmp_path))}
     assert speedups["fd_512"] == pytest.approx(2.0)
     assert speedups["fd_4096"] == pytest.approx(3.0)
@@ -187,8 +249,16 @@ def test_speedup_compares_same_length_only(tmp_path):
 
 
 def test_step_time_plot_needs_two_lengths(tmp_path):
-    rows = [dict(task="listops", mixer="tnn", status="completed", seq_len=length,
-                              train_step_seconds=length / 1e4) for length in (512, 1024, 2048)]
+    rows = [
+        dict(
+            task="listops",
+            mixer="tnn",
+            status="completed",
+            seq_len=length,
+            train_step_seconds=length / 1e4,
+        )
+        for length in (512, 1024, 2048)
+    ]
     path = str(tmp_path / "steps.png")
     assert plots.plot_step_time_vs_length(rows, path)
     with open(path, "rb") as f:
@@ -239,9 +309,12 @@ def test_wandb_table_logged_with_rows(sweep_root, tmp_path, monkeypatch):
         calls["init"] = kwargs
         return FakeRun()
 
-    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=fake_init, Table=FakeTable))
-    table.build_table(str(sweep_root), str(tmp_path / "table"), wandb_mode="offline",
-                                        wandb_project="unit-project")
+    monkeypatch.setitem(
+        sys.modules, "wandb", types.SimpleNamespace(init=fake_init, Table=FakeTable)
+    )
+    table.build_table(
+        str(sweep_root), str(tmp_path / "table"), wandb_mode="offline", wandb_project="unit-project"
+    )
     assert calls["init"]["mode"] == "offline"
     assert calls["init"]["project"] == "unit-project"
     assert calls["columns"] == list(table.CSV_COLUMNS)
@@ -258,9 +331,20 @@ def test_wandb_offline_writes_table(sweep_root, tmp_path):
     out = tmp_path / "out" / "table"
     env = dict(os.environ, WANDB_SILENT="true", WANDB_DISABLE_GIT="true")
     result = subprocess.run(
-            [sys.executable, "-m", "results.table", str(sweep_root), f"--out={out}",
-              "--wandb_mode=offline"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-            timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "results.table",
+            str(sweep_root),
+            f"--out={out}",
+            "--wandb_mode=offline",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     [table_file] = list((tmp_path / "out" / "wandb").glob("offline-run-*/files/media/table/*.json"))
     with open(table_file) as f:
@@ -271,7 +355,8 @@ def test_wandb_offline_writes_table(sweep_root, tmp_path):
 
 def test_results_package_does_not_import_jax():
     code = "import sys, results.table, results.plots; print('jax' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
-                                                    text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

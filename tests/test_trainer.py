@@ -40,8 +40,9 @@ def test_train_steps_lower_loss(tmp_path):
     trainer, loaded = _trainer(config)
     batches = pipeline.train_iterator(loaded.splits["train"], loaded.spec, batch_size=8, seed=0)
     batch = trainer.shard_batch(next(batches))
-    eval_batch = trainer.shard_batch(next(iter(pipeline.eval_batches(
-            loaded.splits["val"], loaded.spec, batch_size=10))))
+    eval_batch = trainer.shard_batch(
+        next(iter(pipeline.eval_batches(loaded.splits["val"], loaded.spec, batch_size=10)))
+    )
     trainer.compile(batch, eval_batch)
     first = float(trainer.train_step(batch)["loss"])
     for _ in range(15):
@@ -53,8 +54,9 @@ def test_train_step_compiles_once(tmp_path):
     config = tiny_config(tmp_path)
     trainer, loaded = _trainer(config)
     batches = pipeline.train_iterator(loaded.splits["train"], loaded.spec, batch_size=8, seed=0)
-    eval_batch = trainer.shard_batch(next(iter(pipeline.eval_batches(
-            loaded.splits["val"], loaded.spec, batch_size=10))))
+    eval_batch = trainer.shard_batch(
+        next(iter(pipeline.eval_batches(loaded.splits["val"], loaded.spec, batch_size=10)))
+    )
     trainer.compile(trainer.shard_batch(next(batches)), eval_batch)
     for _ in range(4):
         trainer.train_step(trainer.shard_batch(next(batches)))
@@ -72,14 +74,16 @@ def test_eval_counts_each_example_once(tmp_path):
     val = loaded.splits["val"]
     assert len(val) % config.eval_batch_size != 0
     batches = list(pipeline.eval_batches(val, loaded.spec, batch_size=config.eval_batch_size))
-    train_batch = trainer.shard_batch(next(pipeline.train_iterator(
-            loaded.splits["train"], loaded.spec, batch_size=8, seed=0)))
+    train_batch = trainer.shard_batch(
+        next(pipeline.train_iterator(loaded.splits["train"], loaded.spec, batch_size=8, seed=0))
+    )
     trainer.compile(train_batch, trainer.shard_batch(batches[0]))
     result = trainer.evaluate(iter(batches))
     assert result["count"] == len(val)
 
     # The same accuracy from a per-example loop, one example per row of a batch.
     from flax import nnx
+
     model = nnx.merge(trainer.eval_graphdef, trainer.state["model"])
     correct = 0
     for i in range(len(val)):
@@ -125,9 +129,20 @@ def test_run_writes_workdir_contract(tmp_path):
     for name in ("config.json", "metrics.jsonl", "summary.json"):
         assert (workdir / name).exists(), name
     on_disk = json.loads((workdir / "summary.json").read_text())
-    required = ["task", "model", "val_accuracy", "test_accuracy", "majority_rate",
-                            "train_examples_per_sec", "train_tokens_per_sec", "compile_seconds",
-                            "peak_memory_bytes", "num_params", "steps", "git_commit"]
+    required = [
+        "task",
+        "model",
+        "val_accuracy",
+        "test_accuracy",
+        "majority_rate",
+        "train_examples_per_sec",
+        "train_tokens_per_sec",
+        "compile_seconds",
+        "peak_memory_bytes",
+        "num_params",
+        "steps",
+        "git_commit",
+    ]
     for key in required:
         assert key in on_disk, key
     assert on_disk == json.loads(json.dumps(summary))
@@ -173,8 +188,11 @@ def test_wandb_failure_falls_back_to_local_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(wandb, "init", broken_init)
     tracker = tracker_lib.make_tracker(
-            str(tmp_path), {"mode": "online", "project": "p", "entity": "", "group": "", "name": ""},
-            run_id="test", config={})
+        str(tmp_path),
+        {"mode": "online", "project": "p", "entity": "", "group": "", "name": ""},
+        run_id="test",
+        config={},
+    )
     assert len(tracker.trackers) == 1
     tracker.log_metrics(1, {"loss": 1.0})
     tracker.close()
@@ -195,8 +213,11 @@ def test_wandb_error_while_logging_disables_it(tmp_path, monkeypatch):
 
     monkeypatch.setattr(wandb, "init", lambda *args, **kwargs: BrokenRun())
     tracker = tracker_lib.make_tracker(
-            str(tmp_path), {"mode": "offline", "project": "p", "entity": "", "group": "", "name": ""},
-            run_id="test", config={})
+        str(tmp_path),
+        {"mode": "offline", "project": "p", "entity": "", "group": "", "name": ""},
+        run_id="test",
+        config={},
+    )
     assert len(tracker.trackers) == 2
     tracker.log_metrics(1, {"loss": 1.0})
     tracker.log_metrics(2, {"loss": 0.5})
@@ -226,18 +247,26 @@ def test_trainer_on_four_fake_devices_matches_one(tmp_path):
     import subprocess
     import sys
 
-    single = trainer_lib.train_and_evaluate(tiny_config(tmp_path, eval_batch_size=12),
-                                                                                  str(tmp_path / "single"))
-    script = _SHARDED_RUN.format(tests_dir=os.path.dirname(__file__), tmp=str(tmp_path),
-                                                              workdir=str(tmp_path / "sharded"))
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-                          JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                                    env=env, timeout=300,
-                                                    cwd=os.path.dirname(os.path.dirname(__file__)))
+    single = trainer_lib.train_and_evaluate(
+        tiny_config(tmp_path, eval_batch_size=12), str(tmp_path / "single")
+    )
+    script = _SHARDED_RUN.format(
+        tests_dir=os.path.dirname(__file__), tmp=str(tmp_path), workdir=str(tmp_path / "sharded")
+    )
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(l for l in result.stdout.splitlines() if l.startswith("SUMMARY"))
-    sharded = json.loads(line[len("SUMMARY"):])
+    sharded = json.loads(line[len("SUMMARY") :])
     assert sharded["num_devices"] == 4
     assert single["num_devices"] == 1
     assert sharded["steps"] == single["steps"]
@@ -253,3 +282,43 @@ def test_second_trainer_on_same_workdir_fails(tmp_path):
     # The lock is released with the first holder, so the run can start now.
     with trainer_lib.workdir_lock(workdir):
         pass
+
+
+def test_local_tracker_drops_records_after_resume_step(tmp_path):
+    tracker = tracker_lib.LocalTracker(str(tmp_path))
+    for step in range(1, 11):
+        tracker.log_metrics(step, {"loss": float(step)})
+    tracker.close()
+    resumed = tracker_lib.LocalTracker(str(tmp_path), resume_step=5)
+    resumed.log_metrics(6, {"loss": 6.0})
+    resumed.close()
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_interrupt_saves_checkpoint_and_resumes(tmp_path, monkeypatch):
+    config = tiny_config(tmp_path)
+    workdir = tmp_path / "run"
+    original_step = trainer_lib.Trainer.train_step
+    calls = {"count": 0}
+
+    def interrupted_step(self, batch):
+        calls["count"] += 1
+        if calls["count"] == 4:
+            raise KeyboardInterrupt
+        return original_step(self, batch)
+
+    monkeypatch.setattr(trainer_lib.Trainer, "train_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        trainer_lib.train_and_evaluate(config, str(workdir))
+    monkeypatch.setattr(trainer_lib.Trainer, "train_step", original_step)
+
+    manager = checkpointing.Checkpointer(str(workdir / "checkpoints"), keep=2)
+    assert manager.latest_step() == 3
+    manager.close()
+    summary = trainer_lib.train_and_evaluate(config, str(workdir))
+    assert summary["steps"] == 16
+    steps = [json.loads(line)["step"] for line in (workdir / "metrics.jsonl").read_text().splitlines()
+             if "train/loss" in line]
+    assert len(steps) == len(set(steps))

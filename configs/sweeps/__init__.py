@@ -14,20 +14,26 @@ MIXERS = base.MIXERS
 
 # Config keys that sweeps may override; the trainer's config contract names these.
 OVERRIDE_KEYS = (
-        "seed",
-        "wandb.group",
-        "wandb.mode",
-        "wandb.project",
-        "task.max_length",
-        "task.min_length",
-        "task.max_length_bound",
-        "batch_size",
-        "num_epochs",
+    "seed",
+    "wandb.group",
+    "wandb.mode",
+    "wandb.project",
+    "task.max_length",
+    "task.min_length",
+    "task.max_length_bound",
+    "batch_size",
+    "num_epochs",
 )
 
 
-def make_run(task: str, mixer: str, *, smoke: bool = False, name: str | None = None,
-                          overrides: dict[str, object] | None = None) -> dict[str, object]:
+def make_run(
+    task: str,
+    mixer: str,
+    *,
+    smoke: bool = False,
+    name: str | None = None,
+    overrides: dict[str, object] | None = None,
+) -> dict[str, object]:
     """Builds one run entry for `configs/<task>.py` with the given mixer.
 
     The default name is `<task>_<mixer>`. Raises ValueError for an unknown task or mixer, so a

@@ -17,10 +17,10 @@ from configs.sweeps import make_run
 
 MIXERS = ("tnn", "ski", "sparse_ski", "fd")
 SHORT_TREES = {
-        "task.min_length": 30,
-        "task.max_length_bound": 250,
-        "task.max_length": 256,
-        "num_epochs": 8,
+    "task.min_length": 30,
+    "task.max_length_bound": 250,
+    "task.max_length": 256,
+    "num_epochs": 8,
 }
 
 

@@ -17,11 +17,18 @@ def get_sweep() -> dict[str, object]:
     runs = []
     for length in LENGTHS:
         overrides = {
-                "task.max_length": length,
-                "task.min_length": length // 4,
-                "task.max_length_bound": length,
+            "task.max_length": length,
+            "task.min_length": length // 4,
+            "task.max_length_bound": length,
         }
         for mixer in MIXERS:
-            runs.append(make_run("listops", mixer, smoke=True, name=f"listops_n{length}_{mixer}",
-                                                      overrides=overrides))
+            runs.append(
+                make_run(
+                    "listops",
+                    mixer,
+                    smoke=True,
+                    name=f"listops_n{length}_{mixer}",
+                    overrides=overrides,
+                )
+            )
     return dict(name="lengths", runs=runs)

@@ -5,9 +5,10 @@
 
 Each task's config is built with `smoke` (the smoke width and depth) and its real padded length.
 The trainer's own jitted train step (forward, backward, AdamW update) runs on random tokens of
-that shape, so the input pipeline is not part of the measurement. For each task x mixer the page
-gives the compile time, the median step time over --repeats steps after one warm-up step (each
-timed after `block_until_ready`), examples/s and tokens/s, the compiled step's memory from XLA's
+that shape, so the input pipeline is not part of the measurement.
+
+For each task x mixer the page gives the compile time and the median step time over --repeats
+steps after one warm-up step, each timed after `block_until_ready`. It also gives examples/s, tokens/s, the compiled step's memory from XLA's
 memory analysis, and examples/s as a ratio to `tnn` on the same task, measured in the same run.
 """
 

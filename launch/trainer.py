@@ -6,8 +6,8 @@ checkpoints with orbax, and finally reports the test accuracy of the checkpoint 
 validation. The workdir receives `config.json`, `metrics.jsonl`, `summary.json` and
 `checkpoints/`; a workdir that already contains a checkpoint is resumed from it.
 
-The batch is sharded on the `data` axis of a mesh over all devices (one device is a mesh of
-size 1); the train state is replicated. Throughput is measured over logging windows after
+The batch is sharded on the `data` axis of a mesh over all devices, and one device is a mesh
+of size 1. The train state is replicated. Throughput is measured over logging windows after
 `block_until_ready`, and compilation is done ahead of time and timed on its own.
 """
 

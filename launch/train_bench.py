@@ -8,8 +8,9 @@ The trainer's own jitted train step (forward, backward, AdamW update) runs on ra
 that shape, so the input pipeline is not part of the measurement.
 
 For each task x mixer the page gives the compile time and the median step time over --repeats
-steps after one warm-up step, each timed after `block_until_ready`. It also gives examples/s, tokens/s, the compiled step's memory from XLA's
-memory analysis, and examples/s as a ratio to `tnn` on the same task, measured in the same run.
+steps after one warm-up step, each timed after `block_until_ready`. It also gives examples/s,
+tokens/s, the compiled step's memory from XLA's memory analysis, and examples/s as a ratio to
+`tnn` on the same task, measured in the same run.
 """
 
 from __future__ import annotations

@@ -75,11 +75,11 @@ class LocalTracker:
         path = os.path.join(workdir, "metrics.jsonl")
         if resume_step is not None and os.path.exists(path):
             with open(path) as f:
-                kept = [
+                kept_lines = [
                     line for line in f if line.strip() and json.loads(line)["step"] <= resume_step
                 ]
             with open(path + ".tmp", "w") as f:
-                f.writelines(kept)
+                f.writelines(kept_lines)
             os.replace(path + ".tmp", path)
         self._metrics_file = open(path, "a")
 

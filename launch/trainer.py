@@ -443,6 +443,7 @@ def _train_and_evaluate(
         if not window["steps"]:
             window["start"] = time.perf_counter()
             return
+
         sums = jax.device_get(jax.block_until_ready(window["sums"]))
         step_seconds = (time.perf_counter() - window["start"]) / window["steps"]
         window["times"].append(step_seconds)
@@ -452,6 +453,7 @@ def _train_and_evaluate(
                 f"Train loss is {loss} at step {step}; the checkpoints before it are kept in "
                 f"{checkpointer.directory}. Lower --config.optim.learning_rate."
             )
+
         accuracy = float(sum(m["correct"] for m in sums)) / (window["steps"] * config.batch_size)
         examples_per_sec = config.batch_size / step_seconds
         tracker.log_metrics(

@@ -384,9 +384,11 @@ def log_to_wandb(
         values = []
         for key in columns:
             value = row.get(key)
-            values.append(
-                _number(value) if key in _NUMERIC_KEYS else (None if value is None else str(value))
-            )
+            if key in _NUMERIC_KEYS:
+                value = _number(value)
+            elif value is not None:
+                value = str(value)
+            values.append(value)
         data.append(values)
     run = wandb.init(project=project, name=name, mode=mode, job_type="results-table", dir=directory)
     try:

@@ -1,4 +1,4 @@
-"""Where task data comes from and how prepared copies are cached.
+"""Data directory resolution and the cache of prepared task data.
 
 - Data and cache directories: an explicit argument wins, then the environment variables
   TNN_LRA_DATA and TNN_LRA_CACHE; the cache falls back to ~/.cache/tnn_lra.

@@ -39,7 +39,8 @@ def test_config_loads(path, arg):
     assert config.task.name
     assert config.model.mixer in base.MIXERS
     assert config.task.max_length > 0
-    assert config.smoke == (arg is not None and "smoke" in arg)
+    expect_smoke = arg is not None and "smoke" in arg
+    assert config.smoke == expect_smoke
 
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=os.path.basename)

@@ -5,7 +5,7 @@ shorter trees, 30 < length < 250 tokens padded to 256, instead of the LRA bounds
 2000. Measured on 2 CPU cores: at the LRA bounds a smoke-size TNN stays at the majority-class
 rate for the ~400 steps that a few minutes allow (test 0.166 against a majority of 0.184 after
 372 steps). With the shorter trees it passes the majority rate within the same budget. The
-accuracies are therefore far below the paper's, and at 256 tokens the throughput ratios say
+accuracies are therefore far below the paper's, and at 256 tokens the throughput ratios show
 little about long sequences: `python -m launch.bench mixers` and the lengths sweep measure those.
 
 Run it and build the table:

@@ -7,9 +7,11 @@
 
 For each mixer kind and shape (1D: B x n x C; 2D: B x H x W x C with H = W) the `mixers`
 subcommand measures, in one process:
-- forward time and forward+backward time (gradient of a scalar loss with respect to the input
-  and the mixer parameters): the median over --repeats runs of the compiled executable, each
-  timed after `block_until_ready`, after one warm-up run;
+- forward time and forward+backward time (the output, and the pullback of an output gradient
+  to the input and the mixer parameters, as in one training step): the median over
+  --repeats rounds of the compiled executables, each run timed up to `block_until_ready`,
+  after one warm-up run. A round runs every kind once in turn, so that load from other
+  processes falls on all kinds alike;
 - compile time (lowering plus XLA compilation) of each executable, apart from the runs;
 - peak memory of each executable from XLA's memory analysis of the compiled program: the
   bytes of its arguments, outputs and temporaries. On CPU this is what the program needs, not
@@ -110,15 +112,10 @@ def _memory_bytes(compiled) -> int | None:
     )
 
 
-def _time_runs(compiled, args, repeats: int) -> float:
-    """Returns the median wall time of `repeats` runs after one warm-up run."""
+def _time_once(compiled, args) -> float:
+    start = time.perf_counter()
     jax.block_until_ready(compiled(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time.perf_counter() - start
 
 
 def _compile(fn, args) -> tuple[object, float]:
@@ -127,8 +124,22 @@ def _compile(fn, args) -> tuple[object, float]:
     return compiled, time.perf_counter() - start
 
 
-def measure_mixer(kind: str, shape: Sequence[int], repeats: int, seed: int = 0) -> Measurement:
-    """Builds one mixer for inputs of `shape` ((B, n, C) or (B, H, W, C)) and measures it."""
+@dataclasses.dataclass
+class _Compiled:
+    """The two compiled programs of one mixer at one shape, with their arguments."""
+
+    kind: str
+    shape: tuple[int, ...]
+    forward: object
+    forward_args: tuple
+    backward: object
+    backward_args: tuple
+    compile_forward_s: float
+    compile_backward_s: float
+
+
+def compile_mixer(kind: str, shape: Sequence[int], seed: int = 0) -> _Compiled:
+    """Builds one mixer for inputs of `shape` ((B, n, C) or (B, H, W, C)) and compiles it."""
     dims = len(shape) - 2
     channels = shape[-1]
     options = OPTIONS_1D if dims == 1 else OPTIONS_2D
@@ -145,26 +156,70 @@ def measure_mixer(kind: str, shape: Sequence[int], repeats: int, seed: int = 0) 
     def forward(params, x):
         return nnx.merge(graphdef, params)(x)
 
-    # The probe is an argument, not a constant: XLA would otherwise fold the part of the
-    # backward pass that depends only on it at compile time.
-    def loss(params, x, probe):
-        return jnp.sum(forward(params, x) * probe)
+    # One training step of a layer: the output goes on to the next layer and the output
+    # gradient (the probe) comes back. Returning the output keeps the forward pass in the
+    # program: with jax.grad of a loss alone, XLA drops the forward product of a mixer that is
+    # linear in x, because the gradients do not need it. The probe is an argument, not a
+    # constant, so that XLA cannot fold the backward pass at compile time.
+    def backward(params, x, probe):
+        y, pullback = jax.vjp(forward, params, x)
+        return y, pullback(probe)
 
-    backward = jax.grad(loss, argnums=(0, 1))
     compiled_forward, compile_forward = _compile(forward, (params, x))
     compiled_backward, compile_backward = _compile(backward, (params, x, probe))
-    return Measurement(
+    return _Compiled(
         kind=kind,
-        dims=dims,
-        length=length,
         shape=tuple(shape),
-        forward_s=_time_runs(compiled_forward, (params, x), repeats),
-        backward_s=_time_runs(compiled_backward, (params, x, probe), repeats),
+        forward=compiled_forward,
+        forward_args=(params, x),
+        backward=compiled_backward,
+        backward_args=(params, x, probe),
         compile_forward_s=compile_forward,
         compile_backward_s=compile_backward,
-        memory_forward=_memory_bytes(compiled_forward),
-        memory_backward=_memory_bytes(compiled_backward),
     )
+
+
+def measure_shape(kinds: Sequence[str], shape: Sequence[int], repeats: int) -> list[Measurement]:
+    """Measures every mixer kind at one shape, interleaving their runs.
+
+    All kinds are compiled and run once first. Then each of the `repeats` rounds times one
+    forward and one forward+backward run of every kind in turn, so that a burst of load from
+    other processes slows all kinds of a round alike instead of the few measured during it.
+    Each time is the median over the rounds.
+    """
+    programs = [compile_mixer(kind, shape) for kind in kinds]
+    for program in programs:
+        _time_once(program.forward, program.forward_args)
+        _time_once(program.backward, program.backward_args)
+    forward_times = {program.kind: [] for program in programs}
+    backward_times = {program.kind: [] for program in programs}
+    for _ in range(repeats):
+        for program in programs:
+            forward_times[program.kind].append(_time_once(program.forward, program.forward_args))
+            backward_times[program.kind].append(
+                _time_once(program.backward, program.backward_args)
+            )
+    dims = len(shape) - 2
+    return [
+        Measurement(
+            kind=program.kind,
+            dims=dims,
+            length=int(np.prod(shape[1:-1])),
+            shape=tuple(shape),
+            forward_s=statistics.median(forward_times[program.kind]),
+            backward_s=statistics.median(backward_times[program.kind]),
+            compile_forward_s=program.compile_forward_s,
+            compile_backward_s=program.compile_backward_s,
+            memory_forward=_memory_bytes(program.forward),
+            memory_backward=_memory_bytes(program.backward),
+        )
+        for program in programs
+    ]
+
+
+def measure_mixer(kind: str, shape: Sequence[int], repeats: int) -> Measurement:
+    """Measures one mixer kind at one shape (see `measure_shape`)."""
+    return measure_shape([kind], shape, repeats)[0]
 
 
 def _cpu_model() -> str:
@@ -317,16 +372,18 @@ def write_page(
         "",
         f"    {command}",
         "",
-        "Times are medians over " + str(repeats) + " runs of the compiled executable after one "
-        "warm-up run, each ended by `block_until_ready`. Forward+backward is the gradient of a "
-        "scalar loss with respect to the input and the mixer parameters. Compile time (lowering "
+        "Times are medians over " + str(repeats) + " rounds after one warm-up run; a round "
+        "runs the compiled executable of every kind once in turn, each run ended by "
+        "`block_until_ready`. Forward+backward computes the output "
+        "and pulls a given output gradient back to the input and the mixer parameters, as one "
+        "training step does for a layer. Compile time (lowering "
         "and XLA compilation) is measured apart from the runs. Memory is XLA's memory analysis "
         "of the compiled forward+backward program: argument + output + temporary bytes. On CPU "
         "this is what the program needs, not the resident size of the process. Ratios divide "
         "by `tnn` at the same shape, measured in the same run. 1D mixers use r = 64 inducing "
         "points and 33 taps, 2D mixers r = 32 and 17 taps per axis, decay 0.99, RPE width 32, "
         "3 RPE layers, float32. Where the time goes, and why a target is missed: "
-        "[README.md](README.md).",
+        "`results/bench/README.md` in the repository.",
         "",
         "## Machine",
         "",
@@ -385,9 +442,9 @@ def run_mixers(args: argparse.Namespace) -> list[Measurement]:
     shapes += [(args.batch, side, side, args.channels) for side in args.sizes_2d]
     results = []
     for shape in shapes:
-        for kind in args.kinds:
-            measurement = measure_mixer(kind, shape, args.repeats)
+        for measurement in measure_shape(args.kinds, shape, args.repeats):
             results.append(measurement)
+            kind = measurement.kind
             shape_text = "x".join(map(str, shape))
             compile_s = measurement.compile_forward_s + measurement.compile_backward_s
             print(

@@ -200,6 +200,50 @@ def test_mixer_rejects_bad_shapes(kind):
         mixer(jnp.ones((2, 8, CHANNELS)), jnp.ones((2, 9), bool))
 
 
+# Groups of channels (the columns of an image in tnn.mixer2d).
+
+
+@pytest.mark.parametrize("kind, causal", KINDS, ids=KIND_IDS)
+def test_groups_mix_like_separate_calls(x64, kind, causal):
+    # x holds 3 groups of the C channels side by side; each group must be mixed exactly as a
+    # call on that group alone, and the parameter gradients must be the sums over groups.
+    mixer = build_mixer(kind, causal, param_dtype=jnp.float64)
+    graphdef, params = nnx.split(mixer, nnx.Param)
+    groups, n = 3, 11
+    x_BNT = random_input((2, n, groups * CHANNELS), dtype=jnp.float64)
+    probe_BNT = random_input((2, n, groups * CHANNELS), seed=1, dtype=jnp.float64)
+
+    def grouped(params, x_BNT):
+        return nnx.merge(graphdef, params)(x_BNT, groups=groups)
+
+    def separate(params, x_BNT):
+        module = nnx.merge(graphdef, params)
+        parts = jnp.split(x_BNT, groups, axis=-1)
+        return jnp.concatenate([module(part) for part in parts], axis=-1)
+
+    def loss(fn):
+        return jax.jit(jax.value_and_grad(lambda p, x: jnp.sum(fn(p, x) * probe_BNT),
+                                          argnums=(0, 1)))
+
+    y_grouped = jax.jit(grouped)(params, x_BNT)
+    y_separate = jax.jit(separate)(params, x_BNT)
+    assert relative_error(y_grouped, y_separate) < FLOAT64_RTOL
+    _, (dparams_grouped, dx_grouped) = loss(grouped)(params, x_BNT)
+    _, (dparams_separate, dx_separate) = loss(separate)(params, x_BNT)
+    assert relative_error(dx_grouped, dx_separate) < FLOAT64_RTOL
+    for a, b in zip(jax.tree.leaves(dparams_grouped), jax.tree.leaves(dparams_separate)):
+        assert relative_error(a, b) < FLOAT64_RTOL
+
+
+@pytest.mark.parametrize("kind", ["tnn", "ski", "sparse_ski", "interp", "fd"])
+def test_groups_must_match_the_last_axis(kind):
+    mixer = cached_mixer(kind, False)
+    with pytest.raises(ValueError, match=f"expected \\(..., N, {2 * CHANNELS}\\) \\(2 groups"):
+        mixer(jnp.ones((2, 8, 3 * CHANNELS)), groups=2)
+    with pytest.raises(ValueError, match="groups=0 is invalid"):
+        mixer(jnp.ones((2, 8, CHANNELS)), groups=0)
+
+
 # Precision.
 
 

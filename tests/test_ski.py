@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from tnn import MixerConfig, make_mixer
+from tnn import MixerConfig, make_mixer, sparse
 from tnn.ski import interpolate, interpolation_matrix, interpolation_plan, restrict
 from tnn.sparse import banded_conv, banded_kernel, shifted_sum
 from tnn.toeplitz import dense_toeplitz
@@ -203,6 +203,35 @@ def test_banded_conv_gradients_match_dense(x64, n, num_taps):
     dense = jax.jit(jax.grad(dense_loss, argnums=(0, 1)))(x_BNC, taps_KC)
     np.testing.assert_allclose(fast[0], dense[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fast[1], dense[1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3])
+def test_banded_conv_tap_gradient_in_row_chunks_matches_dense(
+    x64, monkeypatch, chunk_rows, groups
+):
+    # A chunk small enough that the tap gradient loops over rows: 7 rows in chunks of 1, 2
+    # and 3 rows (the last two leave a remainder of 1 row), with 1 or 2 groups of channels.
+    n, num_taps, channels = 21, 5, 3
+    width = groups * channels
+    monkeypatch.setattr(sparse, "TAP_GRADIENT_CHUNK", chunk_rows * n * width)
+    taps_KC = random_input((num_taps, channels), dtype=jnp.float64)
+    x_BNC = random_input((7, n, width), seed=1, dtype=jnp.float64)
+    probe_BNC = random_input((7, n, width), seed=2, dtype=jnp.float64)
+
+    def tap_gradient(product):
+        loss = lambda taps: jnp.sum(product(x_BNC, taps) * probe_BNC)
+        return jax.jit(jax.grad(loss))(taps_KC)
+
+    def dense_product(x, taps):
+        x_BNGC = x.reshape(7, n, groups, channels)
+        return jnp.einsum("cij,bjgc->bigc", dense_banded(taps, n), x_BNGC).reshape(x.shape)
+
+    fast = tap_gradient(banded_conv)
+    dense = tap_gradient(dense_product)
+    np.testing.assert_allclose(fast, dense, rtol=1e-12, atol=1e-12)
+    loop_text = jax.jit(jax.grad(lambda t: jnp.sum(banded_conv(x_BNC, t)))).lower(taps_KC)
+    assert "while" in loop_text.as_text()
 
 
 def test_banded_conv_gradient_equals_autodiff_of_shifted_sum():

@@ -108,11 +108,11 @@ class FDTNO(nnx.Module):
             return impulse_NC[:n]
         return impulse_NC[np.arange(-(n - 1), n) % fft_len]
 
-    def __call__(self, x_BNC, mask_BN=None):
-        check_input(x_BNC, self.channels, "FDTNO")
+    def __call__(self, x_BNC, mask_BN=None, *, groups: int = 1):
+        check_input(x_BNC, self.channels, "FDTNO", groups)
         x_BNC = toeplitz.mask_inputs(x_BNC, mask_BN)
         spectrum_FC, fft_len = self.response(x_BNC.shape[-2])
-        return toeplitz.apply_spectrum(x_BNC, spectrum_FC, fft_len)
+        return toeplitz.apply_spectrum(x_BNC, toeplitz.tile_groups(spectrum_FC, groups), fft_len)
 
     def dense_matrix(self, n: int):
         """Build T_CNN with T[c, i, j] = a_c(i - j) from `kernel(n)`."""

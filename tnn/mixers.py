@@ -2,7 +2,7 @@
 
 A mixer kind is an `nnx.Module` class constructed as
 `cls(cfg: MixerConfig, channels: int, *, rngs: nnx.Rngs, param_dtype)` that implements
-`__call__(x_BNC, mask_BN=None) -> y_BNC`, `kernel(n)` and `dense_matrix(n)` (see
+`__call__(x_BNC, mask_BN=None, *, groups=1) -> y_BNC`, `kernel(n)` and `dense_matrix(n)` (see
 `tnn.tno.TNO`). A class attribute `supports_causal = False` marks kinds that only exist in
 bidirectional form. New kinds live in their own file and are added to `MIXERS` below or with
 `register_mixer`. A class attribute `causal_unsupported` contains the reason MixerConfig gives

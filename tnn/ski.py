@@ -58,6 +58,7 @@ from flax import nnx
 from tnn import toeplitz
 from tnn.config import MixerConfig
 from tnn.rpe import RPE, ExponentialDecay
+from tnn.toeplitz import check_input
 
 # Positions per block of the block sums in W^T x. Blocks never span more than two
 # interpolation segments, so the block is also capped by the segment length floor(h).
@@ -82,14 +83,6 @@ def grid_length(cfg: MixerConfig, n: int, caller: str) -> int:
             "the length of the mixer's grid. Raise max_length or crop the inputs."
         )
     return cfg.max_length
-
-
-def check_input(x_BNC, channels: int, caller: str) -> None:
-    """Raise ValueError unless x_BNC has shape (..., N, channels)."""
-    if x_BNC.ndim < 2 or x_BNC.shape[-1] != channels:
-        raise ValueError(
-            f"{caller}: x_BNC has shape {tuple(x_BNC.shape)}, expected (..., N, {channels})."
-        )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -117,6 +110,15 @@ class InterpolationPlan:
     upper_N: np.ndarray
     frac_N: np.ndarray
     blocks: tuple["BlockLayout", "BlockLayout"]
+
+    @property
+    def is_identity(self) -> bool:
+        """Whether W is the first n rows of the r x r identity (r = L: one point per position).
+
+        Then W^T x pads x to r positions and W z keeps the first n, with no block sums (which
+        would hold 3 values per position when blocks have one position each).
+        """
+        return self.num_points == self.length
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -257,6 +259,9 @@ def _linear_maps(plan: InterpolationPlan):
 
 def restrict(x_BNC, plan: InterpolationPlan):
     """Compute W^T x along axis -2: (..., n, C) -> (..., r, C)."""
+    if plan.is_identity:
+        padding = [(0, 0)] * (x_BNC.ndim - 2) + [(0, plan.num_points - plan.n), (0, 0)]
+        return jnp.pad(x_BNC, padding)
     lead = x_BNC.shape[:-2]
     x_MNC = x_BNC.reshape((-1,) + x_BNC.shape[-2:])
     z_MRC = _linear_maps(plan)[0](x_MNC)
@@ -265,6 +270,8 @@ def restrict(x_BNC, plan: InterpolationPlan):
 
 def interpolate(z_BRC, plan: InterpolationPlan):
     """Compute W z along axis -2: (..., r, C) -> (..., n, C)."""
+    if plan.is_identity:
+        return z_BRC[..., : plan.n, :]
     lead = z_BRC.shape[:-2]
     z_MRC = z_BRC.reshape((-1,) + z_BRC.shape[-2:])
     y_MNC = _linear_maps(plan)[1](z_MRC)
@@ -378,12 +385,16 @@ class SKI(nnx.Module):
         lags_L = np.arange(-(r - 1), r) * plan.spacing
         return toeplitz.dense_toeplitz(self.inducing_kernel(lags_L), r)
 
-    def low_rank(self, x_BNC, plan: InterpolationPlan):
-        """Compute W A W^T x in x's dtype (already in the compute dtype)."""
-        matrix_CRR = self.inducing_matrix(plan).astype(x_BNC.dtype)
-        z_BRC = restrict(x_BNC, plan)
-        z_BRC = jnp.einsum("crs,...sc->...rc", matrix_CRR, z_BRC)
-        return interpolate(z_BRC, plan)
+    def low_rank(self, x_BNT, plan: InterpolationPlan):
+        """Compute W A W^T x in x's dtype (already in the compute dtype).
+
+        x's last axis holds T = G * C values: G groups of the C channels (see `__call__`).
+        """
+        matrix_CRR = self.inducing_matrix(plan).astype(x_BNT.dtype)
+        z_BRT = restrict(x_BNT, plan)
+        z_BRGC = z_BRT.reshape(z_BRT.shape[:-1] + (-1, self.channels))
+        z_BRGC = jnp.einsum("crs,...sgc->...rgc", matrix_CRR, z_BRGC)
+        return interpolate(z_BRGC.reshape(z_BRT.shape), plan)
 
     def kernel(self, n: int):
         """Evaluate kappa at the integer lags -(n-1)..(n-1): the Toeplitz kernel W A W^T
@@ -391,8 +402,8 @@ class SKI(nnx.Module):
         grid_length(self.cfg, n, f"{type(self).__name__}.kernel")
         return self.inducing_kernel(np.arange(-(n - 1), n))
 
-    def __call__(self, x_BNC, mask_BN=None):
-        check_input(x_BNC, self.channels, type(self).__name__)
+    def __call__(self, x_BNC, mask_BN=None, *, groups: int = 1):
+        check_input(x_BNC, self.channels, type(self).__name__, groups)
         x_BNC = toeplitz.mask_inputs(x_BNC, mask_BN)
         plan = self.plan(x_BNC.shape[-2])
         x32_BNC = x_BNC.astype(toeplitz.compute_dtype(x_BNC.dtype))

@@ -9,7 +9,10 @@ over lags k = -(n-1)..(n-1), or k = 0..n-1 when causal (a(k) = 0 for k < 0). The
 y = T x uses the circulant embedding and FFT of `tnn.toeplitz.toeplitz_fft`.
 
 Every mixer kind shares this interface:
-    __call__(x_BNC, mask_BN=None) -> y_BNC   (mask True = valid, inputs zeroed first)
+    __call__(x_BNC, mask_BN=None, *, groups=1) -> y_BNC
+        mask True = valid, inputs zeroed first. With groups = G, x's last axis holds G * C
+        values: G groups of the C channels side by side, each group mixed with the same
+        kernels (`tnn.mixer2d` passes an image's columns this way, without a transpose).
     kernel(n) -> kernel_LC                   (L = 2n - 1, or n when causal)
     dense_matrix(n) -> T_CNN                 (the same operator as a dense matrix, for tests)
 
@@ -30,6 +33,7 @@ from flax import nnx
 from tnn import toeplitz
 from tnn.config import MixerConfig
 from tnn.rpe import RPE, ExponentialDecay
+from tnn.toeplitz import check_input
 
 
 class TNO(nnx.Module):
@@ -74,14 +78,15 @@ class TNO(nnx.Module):
         values_LC = self.rpe(lags_L) * self.decay(lags_L)
         return jnp.pad(values_LC, (pad, (0, 0)))
 
-    def __call__(self, x_BNC, mask_BN=None):
-        if x_BNC.ndim < 2 or x_BNC.shape[-1] != self.channels:
-            raise ValueError(
-                f"TNO: x_BNC has shape {tuple(x_BNC.shape)}, expected (..., N, {self.channels})."
-            )
+    def __call__(self, x_BNC, mask_BN=None, *, groups: int = 1):
+        check_input(x_BNC, self.channels, "TNO", groups)
         x_BNC = toeplitz.mask_inputs(x_BNC, mask_BN)
         n = x_BNC.shape[-2]
-        return toeplitz.toeplitz_fft(x_BNC, self.kernel(n), self.cfg.causal, self.cfg.fft_size)
+        kernel_LC = self.kernel(n).astype(toeplitz.compute_dtype(x_BNC.dtype))
+        spectrum_FC, fft_len = toeplitz.kernel_spectrum(
+            kernel_LC, n, self.cfg.causal, self.cfg.fft_size
+        )
+        return toeplitz.apply_spectrum(x_BNC, toeplitz.tile_groups(spectrum_FC, groups), fft_len)
 
     def dense_matrix(self, n: int):
         """Build T_CNN with T[c, i, j] = a_c(i - j) from `kernel(n)`."""

@@ -157,6 +157,17 @@ def toeplitz_fft(x_BNC, kernel_LC, causal: bool, fft_size: str = "pow2"):
     return apply_spectrum(x_BNC, spectrum_FC, fft_len)
 
 
+def tile_groups(values_XC, groups: int):
+    """Repeat per-channel values (..., C) `groups` times along the last axis: (..., G * C).
+
+    Mixers called with `groups=G` act on x whose last axis holds G groups of the C channels
+    side by side (a flattened (..., N, G, C)); value t of that axis belongs to channel t mod C.
+    """
+    if groups == 1:
+        return values_XC
+    return jnp.tile(values_XC, (1,) * (values_XC.ndim - 1) + (groups,))
+
+
 def dense_toeplitz(kernel_LC, n: int):
     """Build the dense matrices T_CNN with T[c, i, j] = a_c(i - j), for tests.
 
@@ -175,6 +186,18 @@ def dense_toeplitz(kernel_LC, n: int):
     else:
         matrix_NNC = jnp.where((lag_NN >= 0)[..., None], kernel_LC[np.maximum(lag_NN, 0)], 0)
     return jnp.moveaxis(matrix_NNC, -1, 0)
+
+
+def check_input(x_BNC, channels: int, caller: str, groups: int = 1) -> None:
+    """Raise ValueError unless x_BNC has shape (..., N, groups * channels)."""
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{caller}: groups={groups!r} is invalid. It must be an int >= 1.")
+    width = groups * channels
+    if x_BNC.ndim < 2 or x_BNC.shape[-1] != width:
+        detail = f" ({groups} groups of {channels} channels)" if groups > 1 else ""
+        raise ValueError(
+            f"{caller}: x_BNC has shape {tuple(x_BNC.shape)}, expected (..., N, {width}){detail}."
+        )
 
 
 def mask_inputs(x_BNC, mask_BN):

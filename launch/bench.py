@@ -310,9 +310,10 @@ def check_targets(results: Sequence[Measurement]) -> list[tuple[str, bool | None
         if b is None or m.memory_backward is None or b.memory_backward is None:
             continue
         if m.memory_backward > b.memory_backward:
-            extra = (m.memory_backward - b.memory_backward) / 2**20
+            extra = m.memory_backward - b.memory_backward
+            extra_text = f"{extra / 2**20:.2f} MiB" if extra >= 2**20 / 100 else f"{extra} bytes"
             ratio = m.memory_backward / b.memory_backward
-            worse.append(f"{m.kind} {m.dims}D n={m.length}: {ratio:.2f}x (+{extra:.2f} MiB)")
+            worse.append(f"{m.kind} {m.dims}D n={m.length}: {ratio:.2f}x (+{extra_text})")
     rows.append(
         (
             "no mixer needs more memory than tnn at the same shape (forward+backward)",
@@ -506,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeats",
         type=_positive_int,
         default=5,
-        help="timed runs per measurement, after one warm-up run (default: 5)",
+        help="timed rounds (one run of every kind each), after one warm-up run (default: 5)",
     )
     mixers.add_argument(
         "--out",

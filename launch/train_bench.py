@@ -8,7 +8,8 @@ The trainer's own jitted train step (forward, backward, AdamW update) runs on ra
 that shape, so the input pipeline is not part of the measurement.
 
 For each task x mixer the page gives the compile time and the median step time over --repeats
-steps after one warm-up step, each timed after `block_until_ready`. It also gives examples/s,
+rounds after one warm-up step, each step timed up to `block_until_ready`. A round steps every
+mixer of the task once in turn, so that load from other processes falls on all mixers alike. It also gives examples/s,
 tokens/s, the compiled step's memory from XLA's memory analysis, and examples/s as a ratio to
 `tnn` on the same task, measured in the same run.
 """
@@ -82,8 +83,18 @@ def random_batch(spec, batch_size: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def measure(task: str, mixer: str, *, batch_size: int, repeats: int) -> TrainMeasurement:
-    """Builds the smoke model of `task` with `mixer` and times its train step."""
+@dataclasses.dataclass
+class _PreparedStep:
+    """A compiled train step of one task x mixer, with its batch."""
+
+    mixer: str
+    spec: object
+    trainer: object
+    batch: dict
+
+
+def _prepare(task: str, mixer: str, batch_size: int) -> _PreparedStep:
+    """Builds the smoke model of `task` with `mixer` and compiles its train step."""
     module = importlib.import_module(f"configs.{task}")
     config = module.get_config(f"model={mixer},smoke")
     config.batch_size = batch_size
@@ -102,35 +113,59 @@ def measure(task: str, mixer: str, *, batch_size: int, repeats: int) -> TrainMea
     batch = random_batch(spec, batch_size, seed=0)
     train_batch = trainer.shard_batch({k: v for k, v in batch.items() if k != "valid"})
     trainer.compile(train_batch, trainer.shard_batch(batch))
+    return _PreparedStep(mixer=mixer, spec=spec, trainer=trainer, batch=train_batch)
 
-    jax.block_until_ready(trainer.train_step(train_batch))
-    times = []
+
+def _time_step(prepared: _PreparedStep) -> float:
+    start = time.perf_counter()
+    metrics = prepared.trainer.train_step(prepared.batch)
+    jax.block_until_ready((prepared.trainer.state, metrics))
+    return time.perf_counter() - start
+
+
+def _memory_bytes(prepared: _PreparedStep) -> int | None:
+    analysis = prepared.trainer._train_step.memory_analysis()
+    if analysis is None:
+        return None
+    return int(
+        analysis.temp_size_in_bytes + analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+    )
+
+
+def measure_task(
+    task: str, mixers: list[str], *, batch_size: int, repeats: int
+) -> list[TrainMeasurement]:
+    """Times the train step of `task` with every mixer, interleaving their steps.
+
+    All mixers are compiled and stepped once first. Then each of the `repeats` rounds times
+    one step of every mixer in turn, so that load from other processes slows all mixers of a
+    round alike. Each step time is the median over the rounds.
+    """
+    prepared = [_prepare(task, mixer, batch_size) for mixer in mixers]
+    for step in prepared:
+        _time_step(step)
+    times = {step.mixer: [] for step in prepared}
     for _ in range(repeats):
-        start = time.perf_counter()
-        metrics = trainer.train_step(train_batch)
-        jax.block_until_ready((trainer.state, metrics))
-        times.append(time.perf_counter() - start)
-
-    analysis = trainer._train_step.memory_analysis()
-    memory = (
-        None
-        if analysis is None
-        else int(
-            analysis.temp_size_in_bytes
-            + analysis.argument_size_in_bytes
-            + analysis.output_size_in_bytes
+        for step in prepared:
+            times[step.mixer].append(_time_step(step))
+    return [
+        TrainMeasurement(
+            task=task,
+            mixer=step.mixer,
+            seq_len=step.spec.max_length,
+            num_inputs=step.spec.num_inputs,
+            batch_size=batch_size,
+            compile_s=step.trainer.compile_seconds["train_step"],
+            step_s=statistics.median(times[step.mixer]),
+            memory_bytes=_memory_bytes(step),
         )
-    )
-    return TrainMeasurement(
-        task=task,
-        mixer=mixer,
-        seq_len=spec.max_length,
-        num_inputs=spec.num_inputs,
-        batch_size=batch_size,
-        compile_s=trainer.compile_seconds["train_step"],
-        step_s=statistics.median(times),
-        memory_bytes=memory,
-    )
+        for step in prepared
+    ]
+
+
+def measure(task: str, mixer: str, *, batch_size: int, repeats: int) -> TrainMeasurement:
+    """Builds the smoke model of `task` with `mixer` and times its train step."""
+    return measure_task(task, [mixer], batch_size=batch_size, repeats=repeats)[0]
 
 
 def write_page(
@@ -143,7 +178,8 @@ def write_page(
         "",
         "Written by `python -m launch.bench train`; rerun it to refresh this page. Smoke width and depth,",
         "each task at its real padded length, random tokens (no input pipeline). Step time is the",
-        "median over the timed steps after one warm-up step, each ended by `block_until_ready`;",
+        "median over the timed rounds after one warm-up step; a round steps every mixer of the task",
+        "once in turn, each step ended by `block_until_ready`;",
         "compile time is measured apart. Memory is XLA's memory analysis of the compiled step",
         "(arguments, outputs and temporaries). `vs tnn` is examples/s divided by `tnn`'s on the",
         "same task, measured in this run.",
@@ -177,8 +213,8 @@ def run_train(args: argparse.Namespace) -> list[TrainMeasurement]:
     mixers = list(dict.fromkeys([BASELINE, *args.mixers]))
     results = []
     for task in args.tasks:
-        for mixer in mixers:
-            result = measure(task, mixer, batch_size=args.batch, repeats=args.repeats)
+        for result in measure_task(task, mixers, batch_size=args.batch, repeats=args.repeats):
+            mixer = result.mixer
             print(
                 f"{task:>10} {mixer:>10}: compile {result.compile_s:5.1f} s, step "
                 f"{result.step_s * 1e3:8.1f} ms, {result.examples_per_sec:7.1f} examples/s",
@@ -227,7 +263,7 @@ def add_parser(commands) -> None:
         "--repeats",
         type=int,
         default=5,
-        help="timed steps per measurement, after one warm-up step (default: 5)",
+        help="timed rounds (one step of every mixer each), after one warm-up step (default: 5)",
     )
     parser.add_argument(
         "--out",

@@ -395,3 +395,24 @@ def test_bench_targets_without_long_sequences_are_not_measured():
     assert rows[0][1] is None
     assert rows[1][1] is None
     assert rows[2][1] is None
+
+
+def test_bench_mixers_command_writes_page_plot_and_numbers(tmp_path):
+    # The real benchmark at toy sizes: two kinds, one 1D and one 2D shape, one round.
+    import json
+
+    from launch import bench
+
+    bench.main(["mixers", "--sizes", "16", "--sizes-2d", "4", "--kinds", "sparse_ski",
+                "--repeats", "2", "--batch", "2", "--channels", "3", "--out", str(tmp_path)])
+    raw = json.loads((tmp_path / "mixers-cpu.json").read_text())
+    measured = {(r["kind"], tuple(r["shape"])) for r in raw["results"]}
+    assert measured == {("tnn", (2, 16, 3)), ("sparse_ski", (2, 16, 3)),
+                        ("tnn", (2, 4, 4, 3)), ("sparse_ski", (2, 4, 4, 3))}
+    for result in raw["results"]:
+        assert result["forward_s"] > 0 and result["backward_s"] > 0
+        assert result["memory_backward"] > result["memory_forward"] > 0
+    text = (tmp_path / "mixers-cpu.md").read_text()
+    assert "--sizes 16 --sizes-2d 4" in text
+    assert "| sparse_ski | 2 x 4 x 4 x 3 |" in text
+    assert (tmp_path / "mixers-cpu.png").stat().st_size > 0

@@ -176,7 +176,12 @@ def dense_banded(taps_KC, n):
     return dense_toeplitz(banded_kernel(jnp.asarray(taps_KC), n), n)
 
 
-@pytest.mark.parametrize("n, num_taps", [(5, 33), (33, 33), (40, 5), (70, 17), (9, 1)])
+# n >= 16 K takes the split path of shifted_sum (interior slices, padded ends): (81, 5),
+# (96, 5) and (17, 1); the others pad x first.
+BANDED_CASES = [(5, 33), (33, 33), (40, 5), (70, 17), (9, 1), (81, 5), (96, 5), (17, 1)]
+
+
+@pytest.mark.parametrize("n, num_taps", BANDED_CASES)
 def test_banded_conv_matches_dense(x64, n, num_taps):
     taps_KC = random_input((num_taps, 3), dtype=jnp.float64)
     x_BHNC = random_input((2, 2, n, 3), seed=1, dtype=jnp.float64)
@@ -185,7 +190,7 @@ def test_banded_conv_matches_dense(x64, n, num_taps):
     np.testing.assert_allclose(y, reference, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("n, num_taps", [(5, 33), (40, 5), (70, 17), (64, 33), (9, 1)])
+@pytest.mark.parametrize("n, num_taps", BANDED_CASES + [(64, 33)])
 def test_banded_conv_gradients_match_dense(x64, n, num_taps):
     # The custom VJP (flipped shifted sum and blocked matmul) against plain autodiff of the
     # dense banded matrix.

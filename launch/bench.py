@@ -183,8 +183,8 @@ def measure_shape(kinds: Sequence[str], shape: Sequence[int], repeats: int) -> l
     """Measures every mixer kind at one shape, interleaving their runs.
 
     All kinds are compiled and run once first. Then each of the `repeats` rounds times one
-    forward and one forward+backward run of every kind in turn, so that a burst of load from
-    other processes slows all kinds of a round alike instead of the few measured during it.
+    forward and one forward+backward run of every kind in turn. A burst of load from other
+    processes then slows all kinds of a round alike, not only the kind measured during it.
     Each time is the median over the rounds.
     """
     programs = [compile_mixer(kind, shape) for kind in kinds]

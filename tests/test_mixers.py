@@ -205,8 +205,8 @@ def test_mixer_rejects_bad_shapes(kind):
 
 @pytest.mark.parametrize("kind, causal", KINDS, ids=KIND_IDS)
 def test_groups_mix_like_separate_calls(x64, kind, causal):
-    # x holds 3 groups of the C channels side by side; each group must be mixed exactly as a
-    # call on that group alone, and the parameter gradients must be the sums over groups.
+    # x contains 3 groups of the C channels side by side. Each group must be mixed exactly as
+    # a call on that group alone, and the parameter gradients must be the sums over groups.
     mixer = build_mixer(kind, causal, param_dtype=jnp.float64)
     graphdef, params = nnx.split(mixer, nnx.Param)
     groups, n = 3, 11
@@ -398,7 +398,7 @@ def test_bench_targets_without_long_sequences_are_not_measured():
 
 
 def test_bench_mixers_command_writes_page_plot_and_numbers(tmp_path):
-    # The real benchmark at toy sizes: two kinds, one 1D and one 2D shape, one round.
+    # The real benchmark at toy sizes: two kinds, one 1D and one 2D shape, two rounds.
     import json
 
     from launch import bench
@@ -410,7 +410,8 @@ def test_bench_mixers_command_writes_page_plot_and_numbers(tmp_path):
     assert measured == {("tnn", (2, 16, 3)), ("sparse_ski", (2, 16, 3)),
                         ("tnn", (2, 4, 4, 3)), ("sparse_ski", (2, 4, 4, 3))}
     for result in raw["results"]:
-        assert result["forward_s"] > 0 and result["backward_s"] > 0
+        assert result["forward_s"] > 0
+        assert result["backward_s"] > 0
         assert result["memory_backward"] > result["memory_forward"] > 0
     text = (tmp_path / "mixers-cpu.md").read_text()
     assert "--sizes 16 --sizes-2d 4" in text

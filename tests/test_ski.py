@@ -212,7 +212,7 @@ def test_banded_conv_gradients_match_dense(x64, n, num_taps):
 
 @pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("chunk_rows", [1, 2, 3])
-def test_banded_conv_tap_gradient_in_row_chunks_matches_dense(
+def test_banded_conv_tap_gradient_chunks_match_dense(
     x64, monkeypatch, chunk_rows, groups
 ):
     # A chunk small enough that the tap gradient loops over rows: 7 rows in chunks of 1, 2

@@ -388,7 +388,7 @@ class SKI(nnx.Module):
     def low_rank(self, x_BNT, plan: InterpolationPlan):
         """Compute W A W^T x in x's dtype (already in the compute dtype).
 
-        x's last axis holds T = G * C values: G groups of the C channels (see `__call__`).
+        x's last axis contains T = G * C values: G groups of the C channels (see `__call__`).
         """
         matrix_CRR = self.inducing_matrix(plan).astype(x_BNT.dtype)
         z_BRT = restrict(x_BNT, plan)

@@ -46,7 +46,7 @@ from tnn.ski import SKI, check_input
 def shifted_sum(x_MNT, taps_KC):
     """Compute y[:, i] = sum_t taps[t] x[:, i - (t - h)], zeros outside [0, n), h = (K - 1) / 2.
 
-    x's last axis holds T = G * C values, G groups of the C channels of taps_KC. This is the
+    x's last axis contains T = G * C values, G groups of the C channels of taps_KC. This is the
     forward pass of `banded_conv`. Plain autodiff through it is correct but slow.
 
     Long sequences of one group: the outputs i in [h, n - h) read only x inside [0, n), and

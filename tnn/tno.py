@@ -10,7 +10,7 @@ y = T x uses the circulant embedding and FFT of `tnn.toeplitz.toeplitz_fft`.
 
 Every mixer kind shares this interface:
     __call__(x_BNC, mask_BN=None, *, groups=1) -> y_BNC
-        mask True = valid, inputs zeroed first. With groups = G, x's last axis holds G * C
+        mask True = valid, inputs zeroed first. With groups = G, x's last axis contains G * C
         values: G groups of the C channels side by side, each group mixed with the same
         kernels (`tnn.mixer2d` passes an image's columns this way, without a transpose).
     kernel(n) -> kernel_LC                   (L = 2n - 1, or n when causal)

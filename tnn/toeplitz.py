@@ -167,7 +167,7 @@ def toeplitz_fft(x_BNC, kernel_LC, causal: bool, fft_size: str = "pow2"):
 def tile_groups(values_XC, groups: int):
     """Repeat per-channel values (..., C) `groups` times along the last axis: (..., G * C).
 
-    Mixers called with `groups=G` act on x whose last axis holds G groups of the C channels
+    Mixers called with `groups=G` act on x whose last axis contains G groups of the C channels
     side by side (a flattened (..., N, G, C)); value t of that axis belongs to channel t mod C.
     """
     if groups == 1:

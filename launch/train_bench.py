@@ -21,6 +21,7 @@ import dataclasses
 import importlib
 import json
 import os
+import shlex
 import statistics
 import time
 
@@ -224,7 +225,7 @@ def run_train(args: argparse.Namespace) -> list[TrainMeasurement]:
 
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"train-{jax.default_backend()}")
-    command = "python -m launch.bench " + " ".join(args.argv)
+    command = "python -m launch.bench " + shlex.join(args.argv)
     write_page(stem + ".md", results, bench.machine_info(), command)
     with open(stem + ".json", "w") as raw:
         json.dump(

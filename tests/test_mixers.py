@@ -184,7 +184,7 @@ def test_grid_depends_on_max_length_not_input_length(kind):
     assert not np.allclose(short, padded, rtol=1e-4)
 
 
-@pytest.mark.parametrize("kind", ["ski", "sparse_ski", "interp", "fd"])
+@pytest.mark.parametrize("kind", ["tnn", "ski", "sparse_ski", "interp", "fd"])
 def test_input_longer_than_max_length_raises(kind):
     mixer = cached_mixer(kind, False)
     with pytest.raises(ValueError, match=f"n={MAX_LENGTH + 1} exceeds MixerConfig.max_length"):
@@ -417,3 +417,30 @@ def test_bench_mixers_command_writes_page_plot_and_numbers(tmp_path):
     assert "--sizes 16 --sizes-2d 4" in text
     assert "| sparse_ski | 2 x 4 x 4 x 3 |" in text
     assert (tmp_path / "mixers-cpu.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "channels, image_shape, field",
+    [(-1, None, "channels=-1"), (0, None, "channels=0"), (2.5, None, "channels=2.5"),
+     (True, None, "channels=True"), (3, (0, 4), "image_shape=\\(0, 4\\)"),
+     (3, (4,), "image_shape=\\(4,\\)"), (3, 7, "image_shape=7")],
+)
+def test_make_mixer_rejects_bad_channels_and_image_shape(channels, image_shape, field):
+    with pytest.raises(ValueError, match=f"make_mixer: {field} is invalid"):
+        make_mixer(MixerConfig(kind="tnn"), channels, rngs=nnx.Rngs(0), image_shape=image_shape)
+
+
+def test_bench_rejects_empty_sizes_and_keeps_the_command_quoted(tmp_path):
+    from launch import bench
+
+    with pytest.raises(SystemExit, match="nothing to measure"):
+        bench.main(["mixers", "--sizes", "", "--sizes-2d", "", "--out", str(tmp_path)])
+    assert not (tmp_path / "mixers-cpu.md").exists()
+    # Duplicate kinds are measured once; the page's command can be pasted back into a shell.
+    bench.main(["mixers", "--sizes", "8", "--sizes-2d", "", "--kinds", "ski,ski", "--repeats",
+                "1", "--batch", "1", "--channels", "2", "--out", str(tmp_path)])
+    text = (tmp_path / "mixers-cpu.md").read_text()
+    assert "--sizes-2d '' --kinds ski,ski" in text
+    assert text.count("| ski | 1 x 8 x 2 |") == 1
+    rows = {name: (met, evidence) for name, met, evidence in bench.check_targets([])}
+    assert all(met is None for met, _ in rows.values())

@@ -79,7 +79,8 @@ class MixerConfig:
       max_length: grid length L for mixers whose discretisation depends on the sequence
         length: SKI inducing points and interp lags lie on [0, L - 1], and FD's FFT size comes
         from L, so outputs at valid positions do not depend on how much padding follows.
-        Inputs longer than L raise. None uses the input length n.
+        Inputs longer than L raise, for every kind (tnn's kernel does not depend on L).
+        None uses the input length n.
       num_inducing: number of inducing points r of "ski" and "sparse_ski", and of RPE lags
         of "interp" (per axis in 2D). More points than grid positions are clipped to L.
       num_taps: number of learned sparse taps k, odd. "sparse_ski" and bidirectional "interp"

@@ -57,7 +57,11 @@ def _materialize(y_BHWC):
 
 
 class Mixer2D(nnx.Module):
-    """y = T_H (T_W x) for images (B, H, W, C) or flattened images (B, H * W, C)."""
+    """y = T_H (T_W x) for images (B, H, W, C) or flattened images (B, H * W, C).
+
+    NOTE: the row pass's output goes through a matmul with the identity (`_materialize`), so
+    an inf in one channel of a pixel turns that pixel's other channels into NaN.
+    """
 
     def __init__(
         self,

@@ -9,10 +9,13 @@ bidirectional form. New kinds live in their own file and are added to `MIXERS` b
 when such a kind is configured with causal=True.
 
 `image_shape` wraps the kind in `tnn.mixer2d.Mixer2D`, which applies one 1D mixer per image
-axis.
+axis. Mixer2D takes `(x, mask=None)` and has no `groups` argument: it uses `groups` itself to
+mix the image's columns.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import jax.numpy as jnp
 from flax import nnx
@@ -43,6 +46,10 @@ def register_mixer(kind: str, cls: type) -> None:
     MIXERS[kind] = cls
 
 
+def _is_positive_int(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= 1
+
+
 def make_mixer(
     cfg,
     channels: int,
@@ -60,6 +67,15 @@ def make_mixer(
       param_dtype: dtype of the mixer's parameters.
       image_shape: (H, W) to mix along both image axes, or None for one 1D sequence axis.
     """
+    if not _is_positive_int(channels):
+        raise ValueError(f"make_mixer: channels={channels!r} is invalid. It must be an int >= 1.")
+    if image_shape is not None:
+        sides = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else ()
+        if len(sides) != 2 or not all(_is_positive_int(side) for side in sides):
+            raise ValueError(
+                f"make_mixer: image_shape={image_shape!r} is invalid. It must be (H, W), two "
+                "ints >= 1."
+            )
     if cfg.kind not in MIXERS:
         raise ValueError(
             f"MixerConfig.kind={cfg.kind!r} is invalid. Known kinds: "

@@ -22,10 +22,15 @@ no lag aliases onto another. Inputs longer than L raise.
 
 Shape letters: B batch, N length, C channels, F frequency bins (N/2 + 1), L lags.
 
-Deliberate choices at the Nyquist tap: Im K is zeroed at m = N/2 as well as at DC, and the
-causal construction keeps h[N/2] undoubled, so the response is exactly that of a real kernel
-and irfft drops nothing. TODO: compare with the released FD code, which we have not read, and
-name its Nyquist handling here.
+Compared with the released FD-TNN code:
+- Bidirectional: the same. The release also zeroes Im K at DC and at Nyquist, and also feeds
+  the RPE the N/2 + 1 frequencies evenly spaced on [0, pi].
+- Causal, deliberately different at the Nyquist tap: the release keeps h[0..N/2], halves
+  h[0] and doubles everything, so h[N/2] is doubled too. Its Re K then differs from the RPE
+  output R by h_e[N/2] (-1)^m. We keep h[N/2] undoubled, so Re K equals R exactly (tested).
+- FFT size, deliberately different: the release takes the next power of two >= 2n from each
+  input's length n; we take N from the grid length L (see "Grid"), so that padding does not
+  change the response.
 """
 
 from __future__ import annotations

@@ -89,7 +89,9 @@ def _shifted_sum_padded(x_MNT, taps_KT):
 
 
 # Elements (rows x length x channels) of x per step of the tap gradient's loop: 1 MiB of
-# float32, so that each step's copies stay in this CPU's 2 MiB L2 cache.
+# float32. At n = 16384 one row is already 4 MiB, so each step takes one row. Measured on CPU
+# (jax 0.10.2, B = 8, n = 16384, C = 64): steps of 1 to 4 MiB took about 44 ms, 8 MiB 54 ms,
+# and one pass over all rows 87 ms.
 TAP_GRADIENT_CHUNK = 1 << 18
 
 

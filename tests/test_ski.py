@@ -239,6 +239,38 @@ def test_banded_conv_tap_gradient_chunks_match_dense(
     assert "while" in loop_text.as_text()
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("n, segments", [(40, 4), (44, 4), (22, 2)])
+def test_banded_conv_tap_gradient_cut_rows_match_dense(x64, monkeypatch, n, segments, groups):
+    # Rows longer than a chunk are cut into segments of even (10) and odd (11) length, and the
+    # products across each cut are added back from windows around it.
+    num_taps, channels = 5, 3
+    width = groups * channels
+    monkeypatch.setattr(sparse, "TAP_GRADIENT_CHUNK", (n // segments) * width)
+    assert sparse._row_segments(n, width, num_taps) == segments
+    taps_KC = random_input((num_taps, channels), dtype=jnp.float64)
+    x_BNC = random_input((3, n, width), seed=1, dtype=jnp.float64)
+    probe_BNC = random_input((3, n, width), seed=2, dtype=jnp.float64)
+
+    def tap_gradient(product):
+        loss = lambda taps: jnp.sum(product(x_BNC, taps) * probe_BNC)
+        return jax.jit(jax.grad(loss))(taps_KC)
+
+    def dense_product(x, taps):
+        x_BNGC = x.reshape(3, n, groups, channels)
+        return jnp.einsum("cij,bjgc->bigc", dense_banded(taps, n), x_BNGC).reshape(x.shape)
+
+    np.testing.assert_allclose(tap_gradient(banded_conv), tap_gradient(dense_product),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_rows_are_cut_only_into_equal_segments_of_at_least_k_minus_1():
+    assert sparse._row_segments(16384, 64, 33) == 4  # 4 MiB rows, 1 MiB chunks.
+    assert sparse._row_segments(4096, 64, 33) == 1  # One row fits a chunk.
+    assert sparse._row_segments(16383, 64, 33) == 1  # 4 does not divide n.
+    assert sparse._row_segments(64, 2**15, 33) == 1  # Segments would be shorter than K - 1.
+
+
 def test_banded_conv_gradient_equals_autodiff_of_shifted_sum():
     taps_KC = random_input((33, 4))
     x_BNC = random_input((3, 100, 4), seed=1)

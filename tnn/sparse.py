@@ -99,12 +99,24 @@ def _tap_gradient(x_MNT, g_MNT, num_taps: int, channels: int):
     """dtaps[t, c] = sum_{m, i} g[m, i, c] x[m, i - (t - h), c], a few rows at a time.
 
     The rows are independent, so the sum runs in a loop over chunks of rows that each hold
-    about TAP_GRADIENT_CHUNK elements (at least one row). The temporaries then have the size
-    of one chunk, not of x. Measured on CPU (jax 0.10.2) at B = 8, C = 64, 33 taps, this loop
+    about TAP_GRADIENT_CHUNK elements. Rows longer than that are first cut into segments (see
+    `_cut_correction`). The temporaries then have the size of one chunk, not of x. Measured on CPU (jax 0.10.2) at B = 8, C = 64, 33 taps, this loop
     is about 2x faster than one pass over all rows at n = 16384 and needs an eighth of the
     temporary memory; on 2D axes of 64 positions it is about 3x faster.
     """
     rows, n, width = x_MNT.shape
+    segments = _row_segments(n, width, num_taps)
+    if segments > 1:
+        # Rows longer than a chunk are cut into segments that become rows of their own; the
+        # products that cross a cut are added back from windows around the cuts.
+        length = n // segments
+        inner_KC = _tap_gradient(
+            x_MNT.reshape(rows * segments, length, width),
+            g_MNT.reshape(rows * segments, length, width),
+            num_taps,
+            channels,
+        )
+        return inner_KC + _cut_correction(x_MNT, g_MNT, segments, num_taps, channels)
     chunk = max(1, min(rows, TAP_GRADIENT_CHUNK // (n * width)))
     steps, tail = divmod(rows, chunk)
 
@@ -127,6 +139,46 @@ def _tap_gradient(x_MNT, g_MNT, num_taps: int, channels: int):
     if tail:
         total_KC = total_KC + chunk_gradient(x_MNT[steps * chunk :], g_MNT[steps * chunk :])
     return total_KC
+
+
+def _row_segments(n: int, width: int, num_taps: int) -> int:
+    """Return S, the number of equal segments to cut rows of n positions into (1: none).
+
+    S is the smallest power of two that brings a segment to at most TAP_GRADIENT_CHUNK
+    elements, if it divides n and leaves segments of at least K - 1 positions.
+    """
+    segments = 1
+    while (n // segments) * width > TAP_GRADIENT_CHUNK:
+        segments *= 2
+    if segments == 1 or n % segments or n // segments < num_taps - 1:
+        return 1
+    return segments
+
+
+def _cut_correction(x_MNT, g_MNT, segments: int, num_taps: int, channels: int):
+    """The tap-gradient products whose two positions lie on opposite sides of a cut.
+
+    Around each cut, W is the window of h positions on each side. Every crossing pair lies in
+    W, so the tap gradient of W minus those of its two halves (each with zeros outside)
+    leaves exactly the crossing pairs.
+    """
+    rows, n, width = x_MNT.shape
+    half = num_taps // 2
+    length = n // segments
+
+    def windows(a_MNT):
+        a_MSLT = a_MNT.reshape(rows, segments, length, width)
+        left = a_MSLT[:, :-1, length - half :].reshape(-1, half, width)
+        right = a_MSLT[:, 1:, :half].reshape(-1, half, width)
+        both = jnp.concatenate([left, right], axis=1)
+        return [_groups_to_rows(part, channels) for part in (both, left, right)]
+
+    (x_both, x_left, x_right), (g_both, g_left, g_right) = windows(x_MNT), windows(g_MNT)
+    return (
+        _tap_gradient_rows(x_both, g_both, num_taps)
+        - _tap_gradient_rows(x_left, g_left, num_taps)
+        - _tap_gradient_rows(x_right, g_right, num_taps)
+    )
 
 
 def _groups_to_rows(x_MNT, channels: int):

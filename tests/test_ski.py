@@ -210,58 +210,48 @@ def test_banded_conv_gradients_match_dense(x64, n, num_taps):
     np.testing.assert_allclose(fast[1], dense[1], rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("groups", [1, 2])
-@pytest.mark.parametrize("chunk_rows", [1, 2, 3])
-def test_banded_conv_tap_gradient_chunks_match_dense(
-    x64, monkeypatch, chunk_rows, groups
-):
-    # A chunk small enough that the tap gradient loops over rows: 7 rows in chunks of 1, 2
-    # and 3 rows (the last two leave a remainder of 1 row), with 1 or 2 groups of channels.
-    n, num_taps, channels = 21, 5, 3
+def assert_tap_gradient_matches_dense(rows, n, num_taps, channels, groups):
+    """Compare banded_conv's tap gradient with autodiff of the dense banded matrix."""
     width = groups * channels
-    monkeypatch.setattr(sparse, "TAP_GRADIENT_CHUNK", chunk_rows * n * width)
     taps_KC = random_input((num_taps, channels), dtype=jnp.float64)
-    x_BNC = random_input((7, n, width), seed=1, dtype=jnp.float64)
-    probe_BNC = random_input((7, n, width), seed=2, dtype=jnp.float64)
+    x_BNC = random_input((rows, n, width), seed=1, dtype=jnp.float64)
+    probe_BNC = random_input((rows, n, width), seed=2, dtype=jnp.float64)
 
     def tap_gradient(product):
         loss = lambda taps: jnp.sum(product(x_BNC, taps) * probe_BNC)
         return jax.jit(jax.grad(loss))(taps_KC)
 
     def dense_product(x, taps):
-        x_BNGC = x.reshape(7, n, groups, channels)
-        return jnp.einsum("cij,bjgc->bigc", dense_banded(taps, n), x_BNGC).reshape(x.shape)
-
-    fast = tap_gradient(banded_conv)
-    dense = tap_gradient(dense_product)
-    np.testing.assert_allclose(fast, dense, rtol=1e-12, atol=1e-12)
-    loop_text = jax.jit(jax.grad(lambda t: jnp.sum(banded_conv(x_BNC, t)))).lower(taps_KC)
-    assert "while" in loop_text.as_text()
-
-
-@pytest.mark.parametrize("groups", [1, 2])
-@pytest.mark.parametrize("n, segments", [(40, 4), (44, 4), (22, 2)])
-def test_banded_conv_tap_gradient_cut_rows_match_dense(x64, monkeypatch, n, segments, groups):
-    # Rows longer than a chunk are cut into segments of even (10) and odd (11) length, and the
-    # products across each cut are added back from windows around it.
-    num_taps, channels = 5, 3
-    width = groups * channels
-    monkeypatch.setattr(sparse, "TAP_GRADIENT_CHUNK", (n // segments) * width)
-    assert sparse._row_segments(n, width, num_taps) == segments
-    taps_KC = random_input((num_taps, channels), dtype=jnp.float64)
-    x_BNC = random_input((3, n, width), seed=1, dtype=jnp.float64)
-    probe_BNC = random_input((3, n, width), seed=2, dtype=jnp.float64)
-
-    def tap_gradient(product):
-        loss = lambda taps: jnp.sum(product(x_BNC, taps) * probe_BNC)
-        return jax.jit(jax.grad(loss))(taps_KC)
-
-    def dense_product(x, taps):
-        x_BNGC = x.reshape(3, n, groups, channels)
+        x_BNGC = x.reshape(rows, n, groups, channels)
         return jnp.einsum("cij,bjgc->bigc", dense_banded(taps, n), x_BNGC).reshape(x.shape)
 
     np.testing.assert_allclose(tap_gradient(banded_conv), tap_gradient(dense_product),
                                rtol=1e-12, atol=1e-12)
+    return x_BNC, taps_KC
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3])
+def test_banded_conv_tap_gradient_chunks_match_dense(x64, monkeypatch, chunk_rows, groups):
+    # A chunk small enough that the tap gradient loops over rows: 7 rows in chunks of 1, 2
+    # and 3 rows (the last two leave a remainder of 1 row), with 1 or 2 groups of channels.
+    n, channels = 21, 3
+    monkeypatch.setattr(sparse, "TAP_GRADIENT_CHUNK", chunk_rows * n * groups * channels)
+    x_BNC, taps_KC = assert_tap_gradient_matches_dense(7, n, 5, channels, groups)
+    loop_text = jax.jit(jax.grad(lambda t: jnp.sum(banded_conv(x_BNC, t)))).lower(taps_KC)
+    assert "while" in loop_text.as_text()
+
+
+@pytest.mark.parametrize("n, segments", [(40, 4), (44, 4), (22, 2)])
+def test_banded_conv_tap_gradient_cut_rows_match_dense(x64, monkeypatch, n, segments):
+    # Rows longer than a chunk are cut into segments of even (10) and odd (11) length, and the
+    # products across each cut are added back from windows around it. Rows of several groups
+    # are not cut; with 2 groups the same chunk then loops over whole rows.
+    num_taps, channels = 5, 3
+    monkeypatch.setattr(sparse, "TAP_GRADIENT_CHUNK", (n // segments) * channels)
+    assert sparse._row_segments(n, channels, num_taps) == segments
+    assert_tap_gradient_matches_dense(3, n, num_taps, channels, groups=1)
+    assert_tap_gradient_matches_dense(3, n, num_taps, channels, groups=2)
 
 
 def test_rows_are_cut_only_into_equal_segments_of_at_least_k_minus_1():

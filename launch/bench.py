@@ -395,6 +395,15 @@ def write_page(
         "points and 33 taps, 2D mixers r = 32 and 17 taps per axis, decay 0.99, RPE width 32, "
         "3 RPE layers, float32. Where the time goes, and why a target is missed: "
         "`results/bench/README.md` in the repository.",
+        *(
+            [
+                "",
+                f"NOTE: only {repeats} rounds; a single slow run can move a median this short. "
+                "Use --repeats 7 or more before quoting a ratio.",
+            ]
+            if repeats < 5
+            else []
+        ),
         "",
         "## Machine",
         "",

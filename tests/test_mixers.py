@@ -189,6 +189,8 @@ def test_input_longer_than_max_length_raises(kind):
     mixer = cached_mixer(kind, False)
     with pytest.raises(ValueError, match=f"n={MAX_LENGTH + 1} exceeds MixerConfig.max_length"):
         mixer(jnp.ones((1, MAX_LENGTH + 1, CHANNELS)))
+    with pytest.raises(ValueError, match=f"n={MAX_LENGTH + 1} exceeds MixerConfig.max_length"):
+        mixer.dense_matrix(MAX_LENGTH + 1)
 
 
 @pytest.mark.parametrize("kind", ["ski", "sparse_ski", "interp", "fd"])
@@ -242,6 +244,9 @@ def test_groups_must_match_the_last_axis(kind):
         mixer(jnp.ones((2, 8, 3 * CHANNELS)), groups=2)
     with pytest.raises(ValueError, match="groups=0 is invalid"):
         mixer(jnp.ones((2, 8, CHANNELS)), groups=0)
+    with pytest.raises(ValueError, match="groups=True is invalid"):
+        mixer(jnp.ones((2, 8, CHANNELS)), groups=True)
+    assert mixer(jnp.ones((2, 8, 2 * CHANNELS)), groups=np.int64(2)).shape == (2, 8, 6)
 
 
 # Precision.
@@ -415,6 +420,7 @@ def test_bench_mixers_command_writes_page_plot_and_numbers(tmp_path):
         assert result["memory_backward"] > result["memory_forward"] > 0
     text = (tmp_path / "mixers-cpu.md").read_text()
     assert "--sizes 16 --sizes-2d 4" in text
+    assert "NOTE: only 2 rounds" in text
     assert "| sparse_ski | 2 x 4 x 4 x 3 |" in text
     assert (tmp_path / "mixers-cpu.png").stat().st_size > 0
 

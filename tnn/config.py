@@ -75,7 +75,8 @@ class MixerConfig:
       max_lag: if set, a(k) = 0 for |k| > max_lag (the released TNN code uses 1023). None
         evaluates the RPE at every lag.
       fft_size: FFT length rule for the circulant embedding: "pow2" (the next power of two
-        >= 2n) or "fast" (the next 2^a 3^b 5^c >= 2n - 1).
+        >= 2n) or "fast" (the next 2^a 3^b 5^c >= 2n - 1). "fd" applies the rule to its grid
+        length L and, for "fast", uses 2 x the next 2^a 3^b 5^c >= L (see `tnn.fd`).
       max_length: grid length L for mixers whose discretisation depends on the sequence
         length: SKI inducing points and interp lags lie on [0, L - 1], and FD's FFT size comes
         from L, so outputs at valid positions do not depend on how much padding follows.

@@ -20,7 +20,8 @@ MixerConfig.fft_size rule ("pow2": the next power of two >= 2L, "fast": 2 x the 
 5^c >= L), so that outputs at valid positions do not depend on padding. N >= 2n - 1 also means
 no lag aliases onto another. Inputs longer than L raise.
 
-Shape letters: B batch, N length, C channels, F frequency bins (N/2 + 1), L lags.
+Shape letters: B batch, N sequence length in x_BNC and FFT length in kernel_NC and even_NC,
+C channels, F frequency bins (N/2 + 1), L lags of `kernel`.
 
 Compared with the released FD-TNN code:
 - Bidirectional: the same. The release also zeroes Im K at DC and at Nyquist, and also feeds

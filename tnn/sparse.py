@@ -16,11 +16,12 @@ which is slow on CPU:
 - forward: y[i] = sum_t taps[t] x[i - (t - h)], h = (k - 1) / 2, one fused pass over x.
 - input gradient: the same shifted sum of the output gradient g with the taps reversed.
 - tap gradient: dtaps[t] = sum_i g[i] x[i - (t - h)]. The sequence is cut into blocks of
-  b = k - 1 positions; block q of g meets the window of b + k - 1 positions of x around it in
+  b = max(k - 1, 8) positions; block q of g meets the window of b + k - 1 positions of x around it in
   one batched matmul per channel (contracting over batch and blocks), and the k tap
   gradients are sums along diagonals of the resulting (b, b + k - 1) matrix. The matmul
   batches over channels, so x and g are first copied channels-first. A loop over chunks of
-  rows of about 1 MiB keeps those copies small and in cache.
+  rows of about 1 MiB keeps those copies small and in cache; longer rows of one group are cut
+  into segments, and the products across each cut are added back (`_cut_correction`).
 
 Shape letters: B batch (any number of leading axes), N length, C channels, K taps, M rows
 (flattened leading axes, or rows times blocks), T = G * C values of G groups of channels.

@@ -66,6 +66,11 @@ class TNO(nnx.Module):
         """
         if n < 1:
             raise ValueError(f"TNO.kernel: sequence length n={n} is invalid. It must be >= 1.")
+        if self.cfg.max_length is not None and n > self.cfg.max_length:
+            raise ValueError(
+                f"TNO.kernel: input length n={n} exceeds MixerConfig.max_length="
+                f"{self.cfg.max_length}. Raise max_length or crop the inputs."
+            )
         max_lag = n - 1 if self.cfg.max_lag is None else min(n - 1, self.cfg.max_lag)
         zeros = n - 1 - max_lag
         if self.cfg.causal:
@@ -82,11 +87,6 @@ class TNO(nnx.Module):
         check_input(x_BNC, self.channels, "TNO", groups)
         x_BNC = toeplitz.mask_inputs(x_BNC, mask_BN)
         n = x_BNC.shape[-2]
-        if self.cfg.max_length is not None and n > self.cfg.max_length:
-            raise ValueError(
-                f"TNO: input length n={n} exceeds MixerConfig.max_length={self.cfg.max_length}. "
-                "Raise max_length or crop the inputs."
-            )
         kernel_LC = self.kernel(n).astype(toeplitz.compute_dtype(x_BNC.dtype))
         spectrum_FC, fft_len = toeplitz.kernel_spectrum(
             kernel_LC, n, self.cfg.causal, self.cfg.fft_size

@@ -27,6 +27,8 @@ Design choices:
 
 from __future__ import annotations
 
+import numbers
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -168,7 +170,7 @@ def tile_groups(values_XC, groups: int):
     """Repeat per-channel values (..., C) `groups` times along the last axis: (..., G * C).
 
     Mixers called with `groups=G` act on x whose last axis contains G groups of the C channels
-    side by side (a flattened (..., N, G, C)); value t of that axis belongs to channel t mod C.
+    side by side, a flattened (..., N, G, C). Value t of that axis belongs to channel t mod C.
     """
     if groups == 1:
         return values_XC
@@ -197,7 +199,7 @@ def dense_toeplitz(kernel_LC, n: int):
 
 def check_input(x_BNC, channels: int, caller: str, groups: int = 1) -> None:
     """Raise ValueError unless x_BNC has shape (..., N, groups * channels)."""
-    if not isinstance(groups, int) or groups < 1:
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
         raise ValueError(f"{caller}: groups={groups!r} is invalid. It must be an int >= 1.")
     width = groups * channels
     if x_BNC.ndim < 2 or x_BNC.shape[-1] != width:

@@ -219,11 +219,6 @@ def measure_shape(kinds: Sequence[str], shape: Sequence[int], repeats: int) -> l
     ]
 
 
-def measure_mixer(kind: str, shape: Sequence[int], repeats: int) -> Measurement:
-    """Measures one mixer kind at one shape (see `measure_shape`)."""
-    return measure_shape([kind], shape, repeats)[0]
-
-
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as cpuinfo:

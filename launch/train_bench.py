@@ -124,15 +124,6 @@ def _time_step(prepared: _PreparedStep) -> float:
     return time.perf_counter() - start
 
 
-def _memory_bytes(prepared: _PreparedStep) -> int | None:
-    analysis = prepared.trainer._train_step.memory_analysis()
-    if analysis is None:
-        return None
-    return int(
-        analysis.temp_size_in_bytes + analysis.argument_size_in_bytes + analysis.output_size_in_bytes
-    )
-
-
 def measure_task(
     task: str, mixers: list[str], *, batch_size: int, repeats: int
 ) -> list[TrainMeasurement]:
@@ -142,6 +133,8 @@ def measure_task(
     one step of every mixer in turn, so that load from other processes slows all mixers of a
     round alike. Each step time is the median over the rounds.
     """
+    from launch import bench  # Imported here: launch.bench imports this module for its parser.
+
     prepared = [_prepare(task, mixer, batch_size) for mixer in mixers]
     for step in prepared:
         _time_step(step)
@@ -158,15 +151,10 @@ def measure_task(
             batch_size=batch_size,
             compile_s=step.trainer.compile_seconds["train_step"],
             step_s=statistics.median(times[step.mixer]),
-            memory_bytes=_memory_bytes(step),
+            memory_bytes=bench._memory_bytes(step.trainer._train_step),
         )
         for step in prepared
     ]
-
-
-def measure(task: str, mixer: str, *, batch_size: int, repeats: int) -> TrainMeasurement:
-    """Builds the smoke model of `task` with `mixer` and times its train step."""
-    return measure_task(task, [mixer], batch_size=batch_size, repeats=repeats)[0]
 
 
 def write_page(

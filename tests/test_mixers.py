@@ -436,13 +436,13 @@ def test_make_mixer_rejects_bad_channels_and_image_shape(channels, image_shape, 
         make_mixer(MixerConfig(kind="tnn"), channels, rngs=nnx.Rngs(0), image_shape=image_shape)
 
 
-def test_bench_rejects_empty_sizes_and_keeps_the_command_quoted(tmp_path):
+def test_bench_empty_sizes_and_quoting(tmp_path):
     from launch import bench
 
     with pytest.raises(SystemExit, match="nothing to measure"):
         bench.main(["mixers", "--sizes", "", "--sizes-2d", "", "--out", str(tmp_path)])
     assert not (tmp_path / "mixers-cpu.md").exists()
-    # Duplicate kinds are measured once; the page's command can be pasted back into a shell.
+    # Duplicate kinds are measured once, and the page's command can be pasted into a shell.
     bench.main(["mixers", "--sizes", "8", "--sizes-2d", "", "--kinds", "ski,ski", "--repeats",
                 "1", "--batch", "1", "--channels", "2", "--out", str(tmp_path)])
     text = (tmp_path / "mixers-cpu.md").read_text()

@@ -254,7 +254,7 @@ def test_banded_conv_tap_gradient_cut_rows_match_dense(x64, monkeypatch, n, segm
     assert_tap_gradient_matches_dense(3, n, num_taps, channels, groups=2)
 
 
-def test_rows_are_cut_only_into_equal_segments_of_at_least_k_minus_1():
+def test_row_segments_equal_and_long_enough():
     assert sparse._row_segments(16384, 64, 33) == 4  # 4 MiB rows, 1 MiB chunks.
     assert sparse._row_segments(4096, 64, 33) == 1  # One row fits a chunk.
     assert sparse._row_segments(16383, 64, 33) == 1  # 4 does not divide n.

@@ -75,11 +75,9 @@ class InterpTNO(nnx.Module):
         check_input(x_BNC, self.channels, "InterpTNO", groups)
         x_BNC = toeplitz.mask_inputs(x_BNC, mask_BN)
         n = x_BNC.shape[-2]
-        kernel_LC = self.kernel(n).astype(toeplitz.compute_dtype(x_BNC.dtype))
-        spectrum_FC, fft_len = toeplitz.kernel_spectrum(
-            kernel_LC, n, self.cfg.causal, self.cfg.fft_size
+        return toeplitz.toeplitz_fft(
+            x_BNC, self.kernel(n), self.cfg.causal, self.cfg.fft_size, groups=groups
         )
-        return toeplitz.apply_spectrum(x_BNC, toeplitz.tile_groups(spectrum_FC, groups), fft_len)
 
     def dense_matrix(self, n: int):
         """Build T_CNN with T[c, i, j] = a_c(i - j) from `kernel(n)`."""

@@ -20,7 +20,7 @@ which is slow on CPU:
   one batched matmul per channel (contracting over batch and blocks), and the k tap
   gradients are sums along diagonals of the resulting (b, b + k - 1) matrix. The matmul
   batches over channels, so x and g are first copied channels-first. A loop over chunks of
-  rows of about 1 MiB keeps those copies small and in cache; longer rows of one group are cut
+  rows of about 1 MiB keeps those copies small and in cache. Longer rows of one group are cut
   into segments, and the products across each cut are added back (`_cut_correction`).
 
 Shape letters: B batch (any number of leading axes), N length, C channels, K taps, M rows

@@ -19,7 +19,7 @@ Design choices:
 - The FFT length follows a named rule (`fft_length`): the next power of two >= 2n, or the
   smallest 2^a 3^b 5^c >= 2n - 1.
 - `apply_spectrum` moves the sequence axis last before the FFT and back after it. XLA's FFT
-  on CPU transforms the last axis, so it made these copies anyway; done explicitly, the
+  on CPU transforms the last axis, so it made these copies anyway. Done explicitly, the
   product with the spectrum and its gradient (a sum over the batch) also run channels-first,
   on contiguous memory. On CPU (jax 0.10.2, B = 8, n = 8192, C = 64) this cut the summed op
   time of a tnn forward+backward from 245 to 183 ms.
@@ -141,29 +141,31 @@ def apply_spectrum(x_BNC, spectrum_FC, fft_len: int):
     return jnp.swapaxes(y_BCN[..., :n], -1, -2).astype(x_BNC.dtype)
 
 
-def toeplitz_fft(x_BNC, kernel_LC, causal: bool, fft_size: str = "pow2"):
+def toeplitz_fft(x_BNC, kernel_LC, causal: bool, fft_size: str = "pow2", groups: int = 1):
     """Compute y[..., :, c] = T_c x[..., :, c] by circulant embedding and FFT.
 
     Args:
-      x_BNC: input of shape (..., n, C) and any float dtype.
+      x_BNC: input of shape (..., n, C), or (..., n, G * C) for G groups of the C channels
+        side by side, and any float dtype.
       kernel_LC: a_c(k) for lags k = -(n-1)..(n-1) in order (L = 2n - 1), or k = 0..n-1
         when causal (L = n).
       causal: selects the lag layout of kernel_LC.
       fft_size: FFT length rule, "pow2" or "fast" (see `fft_length`).
+      groups: G, the number of channel groups in x (see `tile_groups`).
 
     Returns:
       y with the shape and dtype of x_BNC.
     """
     n = x_BNC.shape[-2]
     _check_kernel(kernel_LC, n, causal, "toeplitz_fft")
-    if kernel_LC.shape[1] != x_BNC.shape[-1]:
+    if groups * kernel_LC.shape[1] != x_BNC.shape[-1]:
         raise ValueError(
-            f"toeplitz_fft: kernel_LC has {kernel_LC.shape[1]} channels but x_BNC has "
-            f"{x_BNC.shape[-1]}. They must match."
+            f"toeplitz_fft: kernel_LC has {kernel_LC.shape[1]} channels and groups={groups}, "
+            f"but x_BNC has {x_BNC.shape[-1]} values on its last axis. They must match."
         )
     real_dtype = compute_dtype(x_BNC.dtype)
     spectrum_FC, fft_len = kernel_spectrum(kernel_LC.astype(real_dtype), n, causal, fft_size)
-    return apply_spectrum(x_BNC, spectrum_FC, fft_len)
+    return apply_spectrum(x_BNC, tile_groups(spectrum_FC, groups), fft_len)
 
 
 def tile_groups(values_XC, groups: int):
